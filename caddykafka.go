@@ -1,0 +1,13 @@
+// Package caddykafka is a Caddy plugin that turns REST requests into Kafka
+// records. Importing it registers every module: the kafka app, the kafka_rest
+// handler and its dialects, so that
+//
+//	xcaddy build --with github.com/caddy-kafka/caddy-kafka
+//
+// builds a Caddy with all of them.
+package caddykafka
+
+import (
+	_ "github.com/caddy-kafka/caddy-kafka/caddymodule"
+	_ "github.com/caddy-kafka/caddy-kafka/dialects/webhook"
+)

@@ -1,0 +1,201 @@
+package caddymodule
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/plugin/kzap"
+	"go.uber.org/zap"
+
+	"github.com/caddy-kafka/caddy-kafka/producer"
+)
+
+func init() {
+	caddy.RegisterModule(App{})
+}
+
+// clients holds one producer per cluster configuration, across config
+// reloads: a reload that leaves a cluster unchanged gets the same client, with
+// its connections and in-flight records; a changed cluster gets a new one, and
+// the old one is flushed and closed once no config uses it.
+var clients = caddy.NewUsagePool()
+
+// How long a client being retired may take to flush what it buffered.
+const closeFlushTimeout = 30 * time.Second
+
+// App is the kafka app: the Kafka clusters that kafka_rest handlers produce
+// to, each with one franz-go client shared by every handler and request.
+type App struct {
+	// Clusters by the name handlers refer to; handlers that name none use
+	// "default".
+	Clusters map[string]*Cluster `json:"clusters,omitempty"`
+
+	clients map[string]*pooledClient
+	keys    []string
+	logger  *zap.Logger
+}
+
+// CaddyModule returns the Caddy module information.
+func (App) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{
+		ID:  "kafka",
+		New: func() caddy.Module { return new(App) },
+	}
+}
+
+// Provision creates (or, across a reload, reuses) a client per cluster. It
+// happens here rather than in Start because Caddy starts apps in no
+// particular order, and the http app may serve requests before Start runs;
+// franz-go connects lazily, so creating a client does no I/O.
+func (a *App) Provision(ctx caddy.Context) error {
+	a.logger = ctx.Logger()
+	a.clients = make(map[string]*pooledClient, len(a.Clusters))
+	repl := caddy.NewReplacer()
+	names := make([]string, 0, len(a.Clusters))
+	for name := range a.Clusters {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		if a.Clusters[name] == nil {
+			return fmt.Errorf("cluster %s: no configuration", name)
+		}
+		cl, err := a.Clusters[name].expanded(repl)
+		if err != nil {
+			return fmt.Errorf("cluster %s: %w", name, err)
+		}
+		key, err := poolKey(name, cl)
+		if err != nil {
+			return fmt.Errorf("cluster %s: %w", name, err)
+		}
+		val, loaded, err := clients.LoadOrNew(key, func() (caddy.Destructor, error) {
+			return a.newClient(name, cl)
+		})
+		if err != nil {
+			return fmt.Errorf("cluster %s: %w", name, err)
+		}
+		a.keys = append(a.keys, key)
+		pc := val.(*pooledClient)
+		a.clients[name] = pc
+		if loaded {
+			a.logger.Debug("reusing kafka client", zap.String("cluster", name))
+		}
+	}
+	return nil
+}
+
+func (a *App) newClient(name string, cl Cluster) (*pooledClient, error) {
+	cfg, err := cl.producerConfig()
+	if err != nil {
+		return nil, err
+	}
+	logger := a.logger.With(zap.String("cluster", name))
+	if cfg.Embedded {
+		logger.Warn("EMBEDDED KAFKA BROKER: records are kept in memory only and are LOST when Caddy stops or this cluster's config changes; use it to try the gateway, never in production")
+	}
+	c, err := producer.New(cfg, kgo.WithLogger(kzap.New(logger.Named("franz"))))
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Embedded {
+		logger.Info("embedded kafka broker listening", zap.Strings("addrs", c.EmbeddedAddrs()))
+	}
+	return &pooledClient{Client: c, name: name, brokers: cl.Brokers, logger: logger}, nil
+}
+
+// poolKey identifies a cluster's client by name and expanded configuration.
+// It holds a hash, not the configuration, so no secret lingers in the key.
+func poolKey(name string, cl Cluster) (string, error) {
+	b, err := json.Marshal(cl)
+	if err != nil {
+		return "", fmt.Errorf("hashing cluster configuration: %w", err)
+	}
+	sum := sha256.Sum256(b)
+	return "kafka.cluster." + name + "." + hex.EncodeToString(sum[:]), nil
+}
+
+// Validate checks the cluster names.
+func (a *App) Validate() error {
+	for name := range a.Clusters {
+		if name == "" {
+			return errors.New("a cluster name must not be empty")
+		}
+	}
+	return nil
+}
+
+// Start checks connectivity without blocking startup: an unreachable cluster
+// is logged, and requests to it fail with the dialect's unavailable answer
+// until it answers.
+func (a *App) Start() error {
+	for name, pc := range a.clients {
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if err := pc.Ping(ctx); err != nil {
+				pc.logger.Warn("kafka cluster not reachable yet", zap.String("cluster", name), zap.Error(err))
+			}
+		}()
+	}
+	return nil
+}
+
+// Stop does nothing: HTTP requests may still be draining when apps stop, so
+// clients are flushed and closed in Cleanup, which runs after every Stop.
+func (a *App) Stop() error { return nil }
+
+// Cleanup releases this config's hold on its clients; a client no config
+// holds any more is flushed and closed. It tolerates partial provisioning.
+func (a *App) Cleanup() error {
+	var errs []error
+	for _, key := range a.keys {
+		if _, err := clients.Delete(key); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	a.keys = nil
+	return errors.Join(errs...)
+}
+
+// client returns the named cluster's client.
+func (a *App) client(name string) (*pooledClient, bool) {
+	pc, ok := a.clients[name]
+	return pc, ok
+}
+
+// pooledClient is a producer shared through the usage pool.
+type pooledClient struct {
+	*producer.Client
+	name    string
+	brokers []string
+	logger  *zap.Logger
+}
+
+// Destruct flushes what is buffered, bounded, then closes the client.
+func (p *pooledClient) Destruct() error {
+	ctx, cancel := context.WithTimeout(context.Background(), closeFlushTimeout)
+	defer cancel()
+	if err := p.Close(ctx); err != nil {
+		p.logger.Error("closing kafka client lost buffered records", zap.Error(err))
+		return err
+	}
+	p.logger.Debug("kafka client closed")
+	return nil
+}
+
+// Interface guards
+var (
+	_ caddy.App          = (*App)(nil)
+	_ caddy.Provisioner  = (*App)(nil)
+	_ caddy.Validator    = (*App)(nil)
+	_ caddy.CleanerUpper = (*App)(nil)
+	_ caddy.Destructor   = (*pooledClient)(nil)
+)

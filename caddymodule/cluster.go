@@ -1,0 +1,231 @@
+package caddymodule
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+
+	"github.com/caddy-kafka/caddy-kafka/producer"
+)
+
+// Cluster is one Kafka cluster the gateway produces to. Every string field
+// accepts {env.*} and {file.*} placeholders, expanded when the config is
+// loaded so that secrets stay out of the adapted JSON.
+type Cluster struct {
+	// Seed brokers as host:port. An entry may hold several, separated by
+	// commas (as {env.KAFKA_BROKERS} often does). The single value
+	// "embedded" starts an in-process, in-memory kfake broker whose
+	// auto-created topics have 3 partitions: for trying the gateway only,
+	// nothing it stores is durable. Kafka bootstrap.servers.
+	Brokers []string `json:"brokers,omitempty"`
+
+	// Client ID sent to the brokers. Default: "caddy-kafka". Kafka client.id.
+	ClientID string `json:"client_id,omitempty"`
+
+	// SASL authentication to the brokers. Default: none.
+	SASL *SASL `json:"sasl,omitempty"`
+
+	// TLS to the brokers. Present and empty means TLS with the system's
+	// roots. Default: plaintext. Kafka security.protocol SSL / SASL_SSL.
+	TLS *TLS `json:"tls,omitempty"`
+
+	// Acknowledgements a record needs before it is reported written: "all"
+	// (every in-sync replica), "leader" or "none". Default: "all". Kafka acks.
+	Acks string `json:"acks,omitempty"`
+
+	// Idempotent producing, so that the client's own retries never write a
+	// record twice. Requires acks "all". Default: true.
+	// Kafka enable.idempotence.
+	Idempotent *bool `json:"idempotent,omitempty"`
+
+	// Batch compression: "none", "gzip", "snappy", "lz4" or "zstd".
+	// Default: "snappy". Kafka compression.type.
+	Compression string `json:"compression,omitempty"`
+
+	// How long a partition's batch waits for more records before it is sent.
+	// Requests waiting on their own records do not wait it out. Default: 5ms.
+	// Kafka linger.ms.
+	Linger *caddy.Duration `json:"linger,omitempty"`
+
+	// Most records buffered and not yet acknowledged, across all requests;
+	// beyond it requests are refused as overloaded with Retry-After.
+	// Default: 10000.
+	MaxBufferedRecords int `json:"max_buffered_records,omitempty"`
+
+	// Most bytes (keys, values, headers) buffered and not yet acknowledged;
+	// beyond it requests are refused as overloaded. Default: 64MiB.
+	// Kafka buffer.memory.
+	MaxBufferedBytes int64 `json:"max_buffered_bytes,omitempty"`
+
+	// Largest record batch sent to a broker, in bytes; a larger record is
+	// refused as too large. Default: 1MiB. Kafka max.request.size.
+	MaxMessageBytes int64 `json:"max_message_bytes,omitempty"`
+
+	// Time limit of one produce request to a broker. Default: 10s.
+	// Kafka request.timeout.ms.
+	RequestTimeout caddy.Duration `json:"request_timeout,omitempty"`
+
+	// Time limit for a record to be acknowledged, retries included; 0 for
+	// none. Default: 30s. Kafka delivery.timeout.ms.
+	DeliveryTimeout *caddy.Duration `json:"delivery_timeout,omitempty"`
+
+	// Let producing to a missing topic create it with the broker's defaults.
+	// Default: false. Kafka allow.auto.create.topics.
+	AllowAutoTopicCreation bool `json:"allow_auto_topic_creation,omitempty"`
+}
+
+// SASL is a SASL mechanism and its credentials.
+type SASL struct {
+	// Mechanism: "plain", "scram-sha-256", "scram-sha-512" or
+	// "oauthbearer". Kafka sasl.mechanism.
+	Mechanism string `json:"mechanism,omitempty"`
+	// Username for plain and scram. Write it as {env.*} or {file.*}.
+	Username string `json:"username,omitempty"`
+	// Password for plain and scram. Write it as {env.*} or {file.*}.
+	Password string `json:"password,omitempty"`
+	// Token for oauthbearer. Write it as {env.*} or {file.*}.
+	Token string `json:"token,omitempty"`
+}
+
+// TLS configures TLS to the brokers.
+type TLS struct {
+	// PEM files of the CAs to trust instead of the system's roots.
+	CA []string `json:"ca,omitempty"`
+	// PEM files of a client certificate and its key, for mutual TLS.
+	ClientCert string `json:"client_cert,omitempty"`
+	ClientKey  string `json:"client_key,omitempty"`
+	// Server name to verify the brokers' certificates against. Default: the
+	// broker's host.
+	ServerName string `json:"server_name,omitempty"`
+	// Skip certificate verification. Insecure: for tests only.
+	InsecureSkipVerify bool `json:"insecure_skip_verify,omitempty"`
+}
+
+// expanded returns a copy of c with placeholders replaced and broker lists
+// split, so that the pool key changes when an expanded value does.
+func (c Cluster) expanded(repl *caddy.Replacer) (Cluster, error) {
+	var errs []error
+	expand := func(s string) string {
+		out, err := repl.ReplaceOrErr(s, true, true)
+		errs = append(errs, err)
+		return out
+	}
+	var brokers []string
+	for _, b := range c.Brokers {
+		for _, part := range strings.Split(expand(b), ",") {
+			if part = strings.TrimSpace(part); part != "" {
+				brokers = append(brokers, part)
+			}
+		}
+	}
+	c.Brokers = brokers
+	c.ClientID = repl.ReplaceKnown(c.ClientID, "")
+	if c.SASL != nil {
+		s := *c.SASL
+		s.Username, s.Password, s.Token = expand(s.Username), expand(s.Password), expand(s.Token)
+		c.SASL = &s
+	}
+	if c.TLS != nil {
+		t := *c.TLS
+		t.CA = append([]string(nil), t.CA...)
+		for i := range t.CA {
+			t.CA[i] = repl.ReplaceKnown(t.CA[i], "")
+		}
+		t.ClientCert, t.ClientKey = repl.ReplaceKnown(t.ClientCert, ""), repl.ReplaceKnown(t.ClientKey, "")
+		c.TLS = &t
+	}
+	if err := errors.Join(errs...); err != nil {
+		return c, fmt.Errorf("expanding placeholders: %w", err)
+	}
+	return c, nil
+}
+
+// producerConfig translates an expanded cluster into the producer's config.
+func (c Cluster) producerConfig() (producer.Config, error) {
+	cfg := producer.DefaultConfig()
+	if len(c.Brokers) == 1 && c.Brokers[0] == "embedded" {
+		cfg.Embedded = true
+	} else {
+		cfg.Brokers = c.Brokers
+	}
+	if c.ClientID != "" {
+		cfg.ClientID = c.ClientID
+	}
+	if c.SASL != nil {
+		cfg.SASL = &producer.SASL{Mechanism: c.SASL.Mechanism, User: c.SASL.Username, Password: c.SASL.Password, Token: c.SASL.Token}
+	}
+	if c.TLS != nil {
+		tc, err := c.TLS.config()
+		if err != nil {
+			return cfg, err
+		}
+		cfg.TLS = tc
+	}
+	if c.Acks != "" {
+		cfg.Acks = c.Acks
+	}
+	if c.Idempotent != nil {
+		cfg.Idempotent = *c.Idempotent
+	}
+	if c.Compression != "" {
+		cfg.Compression = c.Compression
+	}
+	if c.Linger != nil {
+		cfg.Linger = time.Duration(*c.Linger)
+	}
+	if c.MaxBufferedRecords != 0 {
+		cfg.MaxBufferedRecords = c.MaxBufferedRecords
+	}
+	if c.MaxBufferedBytes != 0 {
+		cfg.MaxBufferedBytes = c.MaxBufferedBytes
+	}
+	if c.MaxMessageBytes != 0 {
+		if c.MaxMessageBytes > 1<<30 {
+			return cfg, errors.New("max_message_bytes must be at most 1GiB")
+		}
+		cfg.MaxMessageBytes = int32(c.MaxMessageBytes)
+	}
+	if c.RequestTimeout != 0 {
+		cfg.RequestTimeout = time.Duration(c.RequestTimeout)
+	}
+	if c.DeliveryTimeout != nil {
+		cfg.DeliveryTimeout = time.Duration(*c.DeliveryTimeout)
+	}
+	cfg.AllowAutoTopicCreation = c.AllowAutoTopicCreation
+	return cfg, cfg.Validate()
+}
+
+func (t *TLS) config() (*tls.Config, error) {
+	tc := &tls.Config{
+		MinVersion:         tls.VersionTLS12,
+		ServerName:         t.ServerName,
+		InsecureSkipVerify: t.InsecureSkipVerify, //nolint:gosec // opt-in, documented as insecure
+	}
+	if len(t.CA) > 0 {
+		pool := x509.NewCertPool()
+		for _, f := range t.CA {
+			pem, err := os.ReadFile(f)
+			if err != nil {
+				return nil, fmt.Errorf("reading tls ca: %w", err)
+			}
+			if !pool.AppendCertsFromPEM(pem) {
+				return nil, fmt.Errorf("tls ca %s: no PEM certificate found", f)
+			}
+		}
+		tc.RootCAs = pool
+	}
+	if t.ClientCert != "" || t.ClientKey != "" {
+		cert, err := tls.LoadX509KeyPair(t.ClientCert, t.ClientKey)
+		if err != nil {
+			return nil, fmt.Errorf("loading tls client certificate: %w", err)
+		}
+		tc.Certificates = []tls.Certificate{cert}
+	}
+	return tc, nil
+}

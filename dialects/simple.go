@@ -1,0 +1,44 @@
+package dialects
+
+import (
+	"net/http"
+
+	"github.com/caddy-kafka/caddy-kafka/producer"
+)
+
+// SimpleError is the error envelope of Upstash and of the webhook dialect:
+// {"error": "...", "status": N}, with N also the HTTP status.
+type SimpleError struct {
+	Error  string `json:"error"`
+	Status int    `json:"status"`
+}
+
+// SimpleStatus is the HTTP status of a class for dialects without codes of
+// their own.
+func SimpleStatus(c producer.Class) int {
+	switch c {
+	case producer.ClassBadRequest:
+		return http.StatusBadRequest
+	case producer.ClassUnknownTopic, producer.ClassUnknownPartition:
+		return http.StatusNotFound
+	case producer.ClassTooLarge:
+		return http.StatusRequestEntityTooLarge
+	case producer.ClassNotAuthorized:
+		return http.StatusForbidden
+	case producer.ClassTimeout:
+		return http.StatusGatewayTimeout
+	case producer.ClassOverloaded, producer.ClassUnavailable:
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusInternalServerError
+}
+
+// WriteSimpleError writes err as a SimpleError.
+func WriteSimpleError(w http.ResponseWriter, err error) {
+	e := ErrorOf(err)
+	status := e.Status
+	if status == 0 {
+		status = SimpleStatus(e.Class)
+	}
+	_ = WriteJSON(w, status, "application/json", SimpleError{Error: e.Message, Status: status})
+}

@@ -1,0 +1,158 @@
+package producer
+
+import (
+	"context"
+	"errors"
+	"net"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// Class is what kind of failure an error is. Every dialect maps a class to its
+// own HTTP status and error code, so the mapping from Kafka's many error codes
+// is done once, here.
+type Class uint8
+
+const (
+	// ClassOK is the class of a nil error.
+	ClassOK Class = iota
+	// ClassBadRequest is input the gateway or Kafka refused as malformed
+	// (invalid record, invalid timestamp, policy violation).
+	ClassBadRequest
+	// ClassUnknownTopic is a topic that does not exist.
+	ClassUnknownTopic
+	// ClassUnknownPartition is an explicit partition the topic does not have.
+	ClassUnknownPartition
+	// ClassTooLarge is a record or request over a size limit.
+	ClassTooLarge
+	// ClassNotAuthorized is a topic the caller may not write to, by the
+	// gateway's allow-list or by a Kafka ACL.
+	ClassNotAuthorized
+	// ClassAuthFailed is the gateway failing to authenticate to Kafka.
+	ClassAuthFailed
+	// ClassTimeout is a record not acknowledged in time. It may still be
+	// written later: a timeout is not a "no".
+	ClassTimeout
+	// ClassOverloaded is the gateway's produce buffer being full; the
+	// client should retry after a short pause.
+	ClassOverloaded
+	// ClassUnavailable is Kafka being unreachable or without a leader.
+	ClassUnavailable
+	// ClassKafka is any other error Kafka returned.
+	ClassKafka
+	// ClassInternal is a fault of the gateway itself.
+	ClassInternal
+)
+
+var classNames = [...]string{"ok", "bad_request", "unknown_topic", "unknown_partition", "too_large",
+	"not_authorized", "auth_failed", "timeout", "overloaded", "unavailable", "kafka_error", "internal"}
+
+// String is the class's name, as used in metrics labels and logs.
+func (c Class) String() string {
+	if int(c) < len(classNames) {
+		return classNames[c]
+	}
+	return "unknown"
+}
+
+var (
+	// ErrOverloaded is returned when producing would exceed the client's
+	// buffer limits. It wraps kgo.ErrMaxBuffered.
+	ErrOverloaded = classed(ClassOverloaded, kgo.ErrMaxBuffered)
+	// ErrUnknownTopic is returned for a topic that does not exist.
+	ErrUnknownTopic = classed(ClassUnknownTopic, kerr.UnknownTopicOrPartition)
+	// ErrUnknownPartition is returned for an explicit partition that the
+	// topic does not have.
+	ErrUnknownPartition = classed(ClassUnknownPartition, errors.New("partition not found"))
+)
+
+// classedError pins a class on an error whose cause alone would classify
+// differently (kerr.UnknownTopicOrPartition covers topics and partitions).
+type classedError struct {
+	class Class
+	err   error
+}
+
+func classed(c Class, err error) error { return &classedError{c, err} }
+
+func (e *classedError) Error() string { return e.err.Error() }
+func (e *classedError) Unwrap() error { return e.err }
+
+// Classify tells what kind of failure err is. It understands franz-go's kerr
+// and kgo errors, context errors, network errors and errors wrapped with %w.
+func Classify(err error) Class {
+	if err == nil {
+		return ClassOK
+	}
+	var ce *classedError
+	if errors.As(err, &ce) {
+		return ce.class
+	}
+	var ke *kerr.Error
+	if errors.As(err, &ke) {
+		return classifyKerr(ke)
+	}
+	switch {
+	case errors.Is(err, kgo.ErrMaxBuffered):
+		return ClassOverloaded
+	case errors.Is(err, kgo.ErrRecordTimeout), errors.Is(err, context.DeadlineExceeded):
+		return ClassTimeout
+	case errors.Is(err, kgo.ErrRecordRetries), errors.Is(err, kgo.ErrClientClosed):
+		return ClassUnavailable
+	}
+	var ne net.Error
+	if errors.As(err, &ne) {
+		return ClassUnavailable
+	}
+	var eof *kgo.ErrFirstReadEOF
+	if errors.As(err, &eof) {
+		return ClassUnavailable
+	}
+	return ClassKafka
+}
+
+func classifyKerr(e *kerr.Error) Class {
+	switch e {
+	case kerr.UnknownTopicOrPartition, kerr.UnknownTopicID:
+		return ClassUnknownTopic
+	case kerr.MessageTooLarge, kerr.RecordListTooLarge:
+		return ClassTooLarge
+	case kerr.TopicAuthorizationFailed, kerr.ClusterAuthorizationFailed,
+		kerr.TransactionalIDAuthorizationFailed:
+		return ClassNotAuthorized
+	case kerr.SaslAuthenticationFailed, kerr.IllegalSaslState, kerr.UnsupportedSaslMechanism:
+		return ClassAuthFailed
+	case kerr.InvalidRecord, kerr.InvalidTimestamp, kerr.PolicyViolation, kerr.CorruptMessage,
+		kerr.InvalidTopicException, kerr.UnsupportedForMessageFormat:
+		return ClassBadRequest
+	case kerr.RequestTimedOut:
+		return ClassTimeout
+	case kerr.LeaderNotAvailable, kerr.BrokerNotAvailable, kerr.NotLeaderForPartition,
+		kerr.ReplicaNotAvailable, kerr.NotEnoughReplicas, kerr.NotEnoughReplicasAfterAppend,
+		kerr.NetworkException, kerr.KafkaStorageError:
+		return ClassUnavailable
+	}
+	return ClassKafka
+}
+
+// Retriable reports whether the same request may succeed if sent again
+// unchanged: Confluent's 50003 versus 50002.
+func Retriable(err error) bool {
+	switch Classify(err) {
+	case ClassTimeout, ClassOverloaded, ClassUnavailable:
+		return true
+	case ClassKafka:
+		return kerr.IsRetriable(err)
+	}
+	return false
+}
+
+// KafkaCode is the Kafka protocol error code behind err, if there is one.
+func KafkaCode(err error) (int16, bool) {
+	var ke *kerr.Error
+	if errors.As(err, &ke) {
+		return ke.Code, true
+	}
+	return 0, false
+}
