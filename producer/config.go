@@ -49,8 +49,11 @@ type Config struct {
 	// RequestTimeout bounds one produce request to a broker
 	// (Kafka request.timeout.ms).
 	RequestTimeout time.Duration
-	// DeliveryTimeout bounds how long a record may wait for its
-	// acknowledgement, retries included (Kafka delivery.timeout.ms).
+	// DeliveryTimeout bounds how long Produce waits for an acknowledgement,
+	// retries included (Kafka delivery.timeout.ms); 0 for no bound. It is
+	// not franz-go's RecordDeliveryTimeout, which counts from the record's
+	// own timestamp: a client-supplied timestamp older than the limit would
+	// fail at once, together with every record batched with it.
 	DeliveryTimeout time.Duration
 	// AllowAutoTopicCreation lets producing create a missing topic
 	// (Kafka allow.auto.create.topics).
@@ -144,9 +147,6 @@ func (c Config) opts() ([]kgo.Opt, error) {
 		// max.request.size is 1 MiB, so a record Java accepts is accepted.
 		kgo.ProducerBatchMaxBytes(c.MaxMessageBytes),
 		kgo.ProduceRequestTimeout(c.RequestTimeout),
-	}
-	if c.DeliveryTimeout > 0 {
-		opts = append(opts, kgo.RecordDeliveryTimeout(c.DeliveryTimeout))
 	}
 	if !c.Idempotent {
 		opts = append(opts, kgo.DisableIdempotentWrite())

@@ -84,8 +84,9 @@ func (c *Client) EmbeddedAddrs() []string {
 // ctx bounds only the wait: records are produced under a context that no
 // caller cancels, because franz-go fails a partition's whole buffered batch by
 // its first record's context, and one client's disconnect must not fail other
-// clients' records. When ctx ends first, the records not yet acknowledged
-// get ErrTimeout and may still be written.
+// clients' records. When ctx, or the configured DeliveryTimeout, ends first,
+// every record gets ErrTimeout; those not yet acknowledged may still be
+// written.
 func (c *Client) Produce(ctx context.Context, msgs []Message) ([]Result, error) {
 	results := make([]Result, len(msgs))
 	if len(msgs) == 0 {
@@ -94,6 +95,11 @@ func (c *Client) Produce(ctx context.Context, msgs []Message) ([]Result, error) 
 	size := messagesSize(msgs)
 	if !c.admit(int64(len(msgs)), size) {
 		return nil, ErrOverloaded
+	}
+	if c.cfg.DeliveryTimeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, c.cfg.DeliveryTimeout)
+		defer cancel()
 	}
 	if _, ok := ctx.Deadline(); !ok {
 		c.produce(msgs, results, size)
