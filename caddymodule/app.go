@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"sync/atomic"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -177,12 +178,21 @@ type pooledClient struct {
 	name    string
 	brokers []string
 	logger  *zap.Logger
+
+	// requests in flight on this client. On a reload Caddy's http app
+	// stops without waiting for requests to drain and Cleanup follows at
+	// once, so Destruct must wait for them itself.
+	requests atomic.Int64
 }
 
-// Destruct flushes what is buffered, bounded, then closes the client.
+// Destruct waits for the requests in flight, then flushes what is buffered
+// and closes the client, all within closeFlushTimeout.
 func (p *pooledClient) Destruct() error {
 	ctx, cancel := context.WithTimeout(context.Background(), closeFlushTimeout)
 	defer cancel()
+	for p.requests.Load() > 0 && ctx.Err() == nil {
+		time.Sleep(10 * time.Millisecond)
+	}
 	if err := p.Close(ctx); err != nil {
 		p.logger.Error("closing kafka client lost buffered records", zap.Error(err))
 		return err

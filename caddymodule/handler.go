@@ -155,6 +155,8 @@ func (h *Handler) Validate() error {
 
 // ServeHTTP implements caddyhttp.MiddlewareHandler.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
+	h.client.requests.Add(1)
+	defer h.client.requests.Add(-1)
 	if h.server != nil {
 		handled, err := h.server.Serve(w, r, &requestKafka{h: h, r: r})
 		if handled || err != nil {
