@@ -56,6 +56,12 @@ type Kafka interface {
 	Describe(ctx context.Context, topics ...string) (producer.ClusterInfo, error)
 	// Limits are the handler's limits.
 	Limits() Limits
+	// Fetch reads up to maxRecords records, in about maxBytes, from one
+	// partition starting at offset, under the handler's allow-list (a topic
+	// it refuses fails with ErrTopicNotAllowed) and timeout. At the end of
+	// the partition it waits briefly for a record, then returns what it
+	// has, possibly nothing. It uses the cluster's shared connections.
+	Fetch(ctx context.Context, topic string, partition int32, offset int64, maxRecords int, maxBytes int32) ([]producer.FetchedRecord, error)
 }
 
 // Limits are the handler's per-request limits, for dialects that can stop

@@ -1,0 +1,549 @@
+// Package confluentv2 is the dialect of Confluent REST Proxy's v1 and v2
+// produce API (POST /topics/{topic} and /topics/{topic}/partitions/{p}) in the
+// binary and json embedded formats, and, with the consume option, of its v1
+// partition consume API (GET /topics/{topic}/partitions/{p}?offset=N).
+//
+// Choices where the contract is silent:
+//   - A record's own "partition" wins over the one in a
+//     /topics/{t}/partitions/{p} path, as Confluent v2 does
+//     (AbstractProduceAction: record.getPartition().orElse(partition)).
+//   - json format: the record bytes are the JSON text of key/value with
+//     insignificant whitespace removed, as Confluent's Jackson writes them; a
+//     JSON string keeps its quotes. JSON null, or a missing key/value, is a
+//     null key/value. binary format: base64, padded or not (Guava's decoder,
+//     which Confluent uses, accepts both); anything but a string or null is
+//     malformed.
+//   - Malformed bodies (bad JSON, bad base64, no "records", an empty
+//     "records") are refused whole with 422 (42206); a negative partition is
+//     404 (40402). Nothing is produced for a refused request, and an explicit
+//     partition that does not exist refuses the whole request (40402).
+//   - Per-record failures keep HTTP 200 with the record's error_code and
+//     error, as Confluent v2 does; a record refused by a Kafka ACL (40301)
+//     lifts the status to 403, as Confluent's ProduceResponse does. Under v2
+//     per-record codes are 40301, 40401, 40402, else 50003 when retrying may
+//     help and 50002 when not; under v1 they are Confluent's v1 codes: 2
+//     retriable, 1 not.
+//   - Whole-request errors: 40002 (400) for what Kafka refused as invalid,
+//     413 (413) for a body or record count over the handler's limits, 415
+//     (415) for a media type other than binary/json v1/v2, 405 (405) for a
+//     method other than POST on a produce path, 500 (500) for a fault of the
+//     gateway, and 50001 under v1 media types, 50002/50003 under v2, for
+//     Kafka's errors, timeouts and unavailability (also when the gateway
+//     fails to authenticate to Kafka: the client cannot fix that).
+//   - Overload (the producer buffer is full) is 429 with error_code 42901
+//     and Retry-After: Confluent answers its own rate limiting with 429.
+//   - Error bodies and produce answers have the Content-Type
+//     application/vnd.kafka.v1+json or v2+json, following the version of the
+//     request's Content-Type (for GET, its Accept); v2 when it names none,
+//     except v1 for GET (consume is a v1 API).
+//   - Consume: offset defaults to 0 and count to 100 (the spec page's
+//     example answers several records without a count; Confluent's v1 docs
+//     said 1, which makes a client pay a round trip per record); count is
+//     capped at the handler's max_records and the bytes read
+//     at its max_body (a first batch over it is still returned whole). A
+//     malformed offset or count is 400 (40002); an offset the partition does
+//     not hold is 400 (40002, as Redpanda's proxy answers offset_out_of_range)
+//     with a message saying so; an offset at the end of the partition is
+//     not an error: the answer waits up to 1s (less if the handler's timeout
+//     is shorter) for a record and is an empty array if none comes.
+//   - Consume format: the first binary or json embedded type in Accept; the
+//     binary format when Accept names none (Accept absent, */*,
+//     application/json), as Confluent v1 did; avro, jsonschema and protobuf
+//     are 406 (40601). The answer's Content-Type is the embedded type, e.g.
+//     application/vnd.kafka.binary.v1+json. In the json format a record that
+//     is not valid JSON ends the answer before it; if it is the first, the
+//     answer is 406 (40601) saying to read it as binary.
+package confluentv2
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+
+	"github.com/caddy-kafka/caddy-kafka/dialects"
+	"github.com/caddy-kafka/caddy-kafka/producer"
+)
+
+func init() {
+	caddy.RegisterModule(ConfluentV2{})
+}
+
+// ConfluentV2 speaks Confluent REST Proxy's v1/v2 produce API and, with
+// Consume, its v1 partition consume API.
+type ConfluentV2 struct {
+	// Consume enables GET /topics/{topic}/partitions/{p}?offset=N[&count=M]
+	// (also at .../partitions/{p}/messages and /consume/{topic}/partitions/{p}):
+	// reads from one partition, under the same topics allow-list as
+	// produce. Default: off.
+	Consume bool `json:"consume,omitempty"`
+}
+
+// CaddyModule returns the Caddy module information.
+func (ConfluentV2) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{
+		ID:  "http.kafka_rest.dialects.confluent_v2",
+		New: func() caddy.Module { return new(ConfluentV2) },
+	}
+}
+
+// format is an embedded format.
+type format uint8
+
+const (
+	formatBinary format = iota
+	formatJSON
+)
+
+// version is the API version of a media type: 1 or 2. It is the Request's
+// State; a uint8 in an interface does not allocate.
+type version = uint8
+
+// Errors of this dialect.
+var (
+	errMethod = &dialects.Error{Class: producer.ClassBadRequest, Status: http.StatusMethodNotAllowed, Code: http.StatusMethodNotAllowed,
+		Message: "HTTP 405 Method Not Allowed: produce with POST"}
+	errNoRecords = malformed("request body has no records")
+	errPartition = &dialects.Error{Class: producer.ClassUnknownPartition, Message: "partition not found"}
+)
+
+func malformed(format string, args ...any) *dialects.Error {
+	return &dialects.Error{Class: producer.ClassBadRequest, Status: http.StatusUnprocessableEntity, Code: 42206,
+		Message: fmt.Sprintf(format, args...)}
+}
+
+// route is a path of this dialect.
+type route struct {
+	topic     string
+	partition string // "" for /topics/{topic}
+	consume   bool   // the .../messages or /consume/... forms, only for GET
+}
+
+// parseRoute recognizes /topics/{t}, /topics/{t}/partitions/{p},
+// /topics/{t}/partitions/{p}/messages and /consume/{t}/partitions/{p}.
+func parseRoute(p string) (route, bool) {
+	var rt route
+	rest, ok := strings.CutPrefix(p, "/topics/")
+	if !ok {
+		if rest, ok = strings.CutPrefix(p, "/consume/"); !ok {
+			return rt, false
+		}
+		rt.consume = true
+	}
+	topic, rest, more := strings.Cut(rest, "/")
+	if topic == "" || (!more && rt.consume) {
+		return rt, false
+	}
+	rt.topic = topic
+	if !more {
+		return rt, true
+	}
+	part, ok := strings.CutPrefix(rest, "partitions/")
+	if !ok {
+		return rt, false
+	}
+	part, suffix, more := strings.Cut(part, "/")
+	if part == "" || (more && (rt.consume || suffix != "messages")) {
+		return rt, false
+	}
+	rt.partition = part
+	rt.consume = rt.consume || more
+	return rt, true
+}
+
+// parsePartition reads a partition from the path; anything but an int32 of
+// at least 0 is a partition that does not exist.
+func parsePartition(s string) (int32, error) {
+	n, err := strconv.ParseInt(s, 10, 32)
+	if err != nil || n < 0 {
+		return 0, errPartition
+	}
+	return int32(n), nil
+}
+
+// parseVendorType reads application/vnd.kafka.{format}.v{1|2}+json. ok is
+// false for a type that is not a Kafka vendor type with an embedded format;
+// embedded is the format's name.
+func parseVendorType(mt string) (embedded string, v version, ok bool) {
+	rest, found := strings.CutPrefix(mt, "application/vnd.kafka.")
+	if !found {
+		return "", 0, false
+	}
+	rest, found = strings.CutSuffix(rest, "+json")
+	if !found {
+		return "", 0, false
+	}
+	embedded, ver, found := strings.Cut(rest, ".")
+	if !found {
+		return "", 0, false
+	}
+	switch ver {
+	case "v1":
+		return embedded, 1, true
+	case "v2":
+		return embedded, 2, true
+	}
+	return "", 0, false
+}
+
+func formatOf(embedded string) (format, bool) {
+	switch embedded {
+	case "binary":
+		return formatBinary, true
+	case "json":
+		return formatJSON, true
+	}
+	return 0, false
+}
+
+// contentFormat reads a produce request's Content-Type.
+func contentFormat(ct string) (format, version, error) {
+	mt, _, err := mime.ParseMediaType(ct)
+	if err == nil {
+		if embedded, v, ok := parseVendorType(mt); ok {
+			if f, ok := formatOf(embedded); ok {
+				return f, v, nil
+			}
+			return 0, 0, unsupported(embedded)
+		}
+	}
+	return 0, 0, &dialects.Error{Class: producer.ClassBadRequest, Status: http.StatusUnsupportedMediaType, Code: http.StatusUnsupportedMediaType,
+		Message: fmt.Sprintf("HTTP 415 Unsupported Media Type: Content-Type %q is not one of application/vnd.kafka.binary.v2+json, application/vnd.kafka.json.v2+json, application/vnd.kafka.binary.v1+json, application/vnd.kafka.json.v1+json", ct)}
+}
+
+func unsupported(embedded string) error {
+	return &dialects.Error{Class: producer.ClassBadRequest, Status: http.StatusUnsupportedMediaType, Code: http.StatusUnsupportedMediaType,
+		Message: fmt.Sprintf("HTTP 415 Unsupported Media Type: the %s embedded format is not supported (it needs a schema registry): use binary or json", embedded)}
+}
+
+// Decode reads a produce request.
+func (c *ConfluentV2) Decode(r *http.Request, _ dialects.Limits) (*dialects.Request, error) {
+	rt, ok := parseRoute(r.URL.Path)
+	if !ok || rt.consume {
+		return nil, dialects.ErrNotHandled
+	}
+	if r.Method != http.MethodPost {
+		return nil, errMethod
+	}
+	partition := int32(-1)
+	if rt.partition != "" {
+		p, err := parsePartition(rt.partition)
+		if err != nil {
+			return nil, err
+		}
+		partition = p
+	}
+	f, v, err := contentFormat(r.Header.Get("Content-Type"))
+	if err != nil {
+		return nil, err
+	}
+	body, err := readBody(r)
+	if err != nil {
+		return nil, err
+	}
+	records, err := decodeRecords(body, f, rt.topic, partition)
+	if err != nil {
+		return nil, err
+	}
+	return &dialects.Request{Records: records, State: v}, nil
+}
+
+func readBody(r *http.Request) ([]byte, error) {
+	var buf bytes.Buffer
+	if r.ContentLength > 0 {
+		buf.Grow(int(r.ContentLength))
+	}
+	if _, err := buf.ReadFrom(r.Body); err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, &dialects.Error{Class: producer.ClassTooLarge, Message: fmt.Sprintf("request body over %d bytes", mbe.Limit), Err: err}
+		}
+		return nil, &dialects.Error{Class: producer.ClassBadRequest, Message: "reading request body failed", Err: err}
+	}
+	return buf.Bytes(), nil
+}
+
+type produceRequest struct {
+	Records *[]produceRecord `json:"records"`
+}
+
+type produceRecord struct {
+	Key       json.RawMessage `json:"key"`
+	Value     json.RawMessage `json:"value"`
+	Partition *int32          `json:"partition"`
+}
+
+// decodeRecords decodes a produce body in format f. partition is the path's,
+// or -1.
+func decodeRecords(body []byte, f format, topic string, partition int32) ([]producer.Message, error) {
+	var req produceRequest
+	if err := json.Unmarshal(body, &req); err != nil {
+		return nil, malformed("request body is not a valid produce request: %s", jsonErr(err))
+	}
+	if req.Records == nil || len(*req.Records) == 0 {
+		return nil, errNoRecords
+	}
+	in := *req.Records
+	out := make([]producer.Message, len(in))
+	for i := range in {
+		rec := &in[i]
+		m := &out[i]
+		m.Topic, m.Partition = topic, partition
+		if rec.Partition != nil {
+			if *rec.Partition < 0 {
+				return nil, errPartition
+			}
+			m.Partition = *rec.Partition
+		}
+		var err error
+		if m.Key, err = embedded(rec.Key, f); err != nil {
+			return nil, malformed("records[%d].key: %s", i, err)
+		}
+		if m.Value, err = embedded(rec.Value, f); err != nil {
+			return nil, malformed("records[%d].value: %s", i, err)
+		}
+	}
+	return out, nil
+}
+
+// jsonErr describes a JSON decoding error without Go type names.
+func jsonErr(err error) string {
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		if te.Field != "" {
+			return fmt.Sprintf("%s has the wrong type (%s)", te.Field, te.Value)
+		}
+		return fmt.Sprintf("expected an object, got %s", te.Value)
+	}
+	return err.Error()
+}
+
+// embedded returns the record bytes of a key or value; nil for null.
+func embedded(raw json.RawMessage, f format) ([]byte, error) {
+	if raw == nil || string(raw) == "null" {
+		return nil, nil
+	}
+	if f == formatJSON {
+		if bytes.ContainsAny(raw, " \t\r\n") {
+			var buf bytes.Buffer
+			buf.Grow(len(raw))
+			if err := json.Compact(&buf, raw); err != nil {
+				return nil, err
+			}
+			return buf.Bytes(), nil
+		}
+		return raw, nil
+	}
+	if raw[0] != '"' {
+		return nil, errors.New("binary data must be a base64 string or null")
+	}
+	s := raw[1 : len(raw)-1]
+	if bytes.IndexByte(s, '\\') >= 0 {
+		var str string
+		if err := json.Unmarshal(raw, &str); err != nil {
+			return nil, err
+		}
+		s = []byte(str)
+	}
+	enc := base64.StdEncoding
+	if len(s)%4 != 0 {
+		enc = base64.RawStdEncoding
+	}
+	out := make([]byte, enc.DecodedLen(len(s)))
+	n, err := enc.Decode(out, s)
+	if err != nil {
+		return nil, errors.New("invalid base64")
+	}
+	return out[:n], nil
+}
+
+// Encode answers {"offsets":[...],"key_schema_id":null,"value_schema_id":null}.
+func (c *ConfluentV2) Encode(w http.ResponseWriter, _ *http.Request, req *dialects.Request, results []producer.Result) error {
+	v, _ := req.State.(version)
+	status := http.StatusOK
+	b := make([]byte, 0, 16+len(results)*64)
+	b = append(b, `{"offsets":[`...)
+	for i, res := range results {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		if res.Err == nil {
+			b = append(b, `{"partition":`...)
+			b = strconv.AppendInt(b, int64(res.Partition), 10)
+			b = append(b, `,"offset":`...)
+			b = strconv.AppendInt(b, res.Offset, 10)
+			b = append(b, `,"error_code":null,"error":null}`...)
+			continue
+		}
+		code, msg := recordError(res.Err, v)
+		if code == 40301 {
+			status = http.StatusForbidden
+		}
+		b = append(b, `{"partition":null,"offset":null,"error_code":`...)
+		b = strconv.AppendInt(b, int64(code), 10)
+		b = append(b, `,"error":`...)
+		b = appendString(b, msg)
+		b = append(b, '}')
+	}
+	b = append(b, `],"key_schema_id":null,"value_schema_id":null}`...)
+	w.Header().Set("Content-Type", mediaType(v))
+	w.WriteHeader(status)
+	_, err := w.Write(b)
+	return err
+}
+
+func appendString(b []byte, s string) []byte {
+	q, _ := json.Marshal(s) // a string always marshals
+	return append(b, q...)
+}
+
+func mediaType(v version) string {
+	if v == 1 {
+		return "application/vnd.kafka.v1+json"
+	}
+	return "application/vnd.kafka.v2+json"
+}
+
+// recordError is a failed record's error_code and error.
+func recordError(err error, v version) (int, string) {
+	e := dialects.ErrorOf(err)
+	if v == 1 {
+		if retriable(e, err) {
+			return 2, e.Message
+		}
+		return 1, e.Message
+	}
+	switch e.Class {
+	case producer.ClassNotAuthorized:
+		return 40301, e.Message
+	case producer.ClassUnknownTopic:
+		return 40401, e.Message
+	case producer.ClassUnknownPartition:
+		return 40402, e.Message
+	}
+	if retriable(e, err) {
+		return 50003, e.Message
+	}
+	return 50002, e.Message
+}
+
+func retriable(e *dialects.Error, err error) bool {
+	switch e.Class {
+	case producer.ClassTimeout, producer.ClassUnavailable, producer.ClassOverloaded:
+		return true
+	}
+	return producer.Retriable(err)
+}
+
+// statusCode is the HTTP status and error_code of a whole-request error.
+func statusCode(e *dialects.Error, err error, v version) (int, int) {
+	if e.Status != 0 && e.Code != 0 {
+		return e.Status, e.Code
+	}
+	if e.Code != 0 {
+		return e.Code / 100, e.Code
+	}
+	if e.Status != 0 {
+		return e.Status, e.Status
+	}
+	return classStatusCode(e, err, v)
+}
+
+func classStatusCode(e *dialects.Error, err error, v version) (int, int) {
+	switch e.Class {
+	case producer.ClassBadRequest:
+		return http.StatusBadRequest, 40002
+	case producer.ClassUnknownTopic:
+		return http.StatusNotFound, 40401
+	case producer.ClassUnknownPartition:
+		return http.StatusNotFound, 40402
+	case producer.ClassTooLarge:
+		return http.StatusRequestEntityTooLarge, http.StatusRequestEntityTooLarge
+	case producer.ClassNotAuthorized:
+		return http.StatusForbidden, 40301
+	case producer.ClassOverloaded:
+		return http.StatusTooManyRequests, 42901
+	case producer.ClassInternal:
+		return http.StatusInternalServerError, http.StatusInternalServerError
+	}
+	// Kafka's errors, timeouts, unavailability, failed authentication.
+	if v == 1 {
+		return http.StatusInternalServerError, 50001
+	}
+	if retriable(e, err) {
+		return http.StatusInternalServerError, 50003
+	}
+	return http.StatusInternalServerError, 50002
+}
+
+type errorBody struct {
+	ErrorCode int    `json:"error_code"`
+	Message   string `json:"message"`
+}
+
+// WriteError writes {"error_code": N, "message": "..."}.
+func (c *ConfluentV2) WriteError(w http.ResponseWriter, r *http.Request, err error) {
+	writeError(w, requestVersion(r), err)
+}
+
+func writeError(w http.ResponseWriter, v version, err error) {
+	e := dialects.ErrorOf(err)
+	status, code := statusCode(e, err, v)
+	if status == http.StatusMethodNotAllowed {
+		w.Header().Set("Allow", http.MethodPost)
+	}
+	_ = dialects.WriteJSON(w, status, mediaType(v), errorBody{ErrorCode: code, Message: e.Message})
+}
+
+// requestVersion is the API version a request speaks: its Content-Type's,
+// or for GET its Accept's; 2 when it names none, 1 for GET.
+func requestVersion(r *http.Request) version {
+	if r.Method == http.MethodGet {
+		_, v, _ := acceptFormat(r.Header.Values("Accept"))
+		return v
+	}
+	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err == nil {
+		if _, v, ok := parseVendorType(mt); ok {
+			return v
+		}
+		if strings.HasPrefix(mt, "application/vnd.kafka.v1") {
+			return 1
+		}
+	}
+	return 2
+}
+
+// UnmarshalCaddyfileOption parses the dialect's option:
+//
+//	consume
+func (c *ConfluentV2) UnmarshalCaddyfileOption(d *caddyfile.Dispenser) error {
+	switch d.Val() {
+	case "consume":
+		if d.NextArg() {
+			return d.ArgErr()
+		}
+		c.Consume = true
+	default:
+		return d.Errf("unknown confluent_v2 option %q: want consume", d.Val())
+	}
+	return nil
+}
+
+// maxInt32 bounds the bytes of one fetch.
+const maxInt32 = math.MaxInt32
+
+// Interface guards
+var (
+	_ dialects.Dialect         = (*ConfluentV2)(nil)
+	_ dialects.Server          = (*ConfluentV2)(nil)
+	_ dialects.CaddyfileOption = (*ConfluentV2)(nil)
+)
