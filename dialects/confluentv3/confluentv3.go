@@ -1,0 +1,409 @@
+// Package confluentv3 is the confluent_v3 dialect: Confluent REST Proxy's v3
+// produce API (POST .../records, with streaming, and .../records:batch) and
+// the read-only v3 discovery endpoints clients use to find the cluster ID and
+// partitions. Paths are served with and without the /kafka prefix, as
+// Confluent Cloud and the self-hosted REST Proxy serve them.
+//
+// Choices where the contract is silent:
+//   - Every request of this dialect is served through dialects.Server; Decode
+//     never claims a request, so paths it does not know (/v3/clusters/x/acls)
+//     go to the next handler. A known path with another method is a 405 with
+//     Allow.
+//   - A request is streaming when its body has no declared length
+//     (Transfer-Encoding: chunked, or HTTP/2 without Content-Length). The
+//     status is decided by the first batch of records: an empty body (422),
+//     a first record over max_body (413) or a first batch the handler
+//     refuses whole (403 topic not allowed, 404 unknown topic, 429 overload)
+//     get their own status; otherwise the answer is 200 and every later
+//     failure is a report. The server therefore writes nothing before the
+//     first record arrives: a client must send a record without waiting for
+//     the response headers (curl, Go's and Python's clients do).
+//   - Over HTTP/1.1 a streaming answer carries Connection: close: a stream
+//     that ends before its body does would otherwise leave net/http draining
+//     the body of a full-duplex request while the next one is read.
+//   - Each report is followed by a newline: still concatenated JSON, and
+//     line-based clients can read it too.
+//   - A request with a Content-Length is read whole (max_body bounds the body)
+//     and produced with one call, so max_records bounds it too; its reports are
+//     written at once, concatenated, in order.
+//   - Malformed JSON (and, in streaming mode, a record over max_body) gets a
+//     400 (413) report and ends the request: the stream cannot be resynced,
+//     as in Confluent's StreamingResponse. A well-formed record that is
+//     invalid (unknown field, bad base64, schema fields) gets a 400 report and
+//     the next records are produced.
+//   - Only JSON objects are records; a body of anything else is malformed.
+//     Fields set to null count as absent, so clients that serialize every
+//     optional field (schema_id: null) work; a non-null schema field is a 400.
+//   - JSON data is produced as the exact bytes of the data field in the
+//     request (no re-serialization). STRING data must be a JSON string, as in
+//     Confluent ("data=1 is not a string.").
+//   - In reports, key and value are null when the record's key or value is
+//     null (omitted, or data null), even if a type was given.
+//   - Report timestamps are RFC 3339 in UTC with milliseconds
+//     ("2021-02-05T19:14:42.233Z").
+//   - Error codes: 400 decode errors; 40002 invalid records refused by Kafka;
+//     40101 Kafka refusing the gateway's credentials; 40301 topic not allowed
+//     or Kafka ACL; 40402 partition_id < 0 or beyond the topic's partitions
+//     (per record); 40403 unknown topic; 413 too large; 429 overload (with
+//     Retry-After); 50003 retriable Kafka errors and timeouts; 50002 other
+//     Kafka errors; 500 internal. Messages are cut at the first newline.
+//   - Discovery answers only with allowed topics; a topic outside the
+//     allow-list is a 404 there (as Confluent's access lists answer GETs), but
+//     a 403 (40301) when producing to it. Links in discovery answers are built
+//     from the request's scheme, Host and prefix. Topics are described from
+//     Kafka metadata: is_internal is always false (internal topics are left
+//     out), replication_factor is the first partition's replica count.
+//   - records:batch answers 207 with successes (no error_code, as in
+//     Confluent's ProduceBatchResponseSuccessEntry) and failures; a batch the
+//     handler refuses whole (topic not allowed, unknown topic, overload) gets
+//     that error's status instead.
+package confluentv3
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync/atomic"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+
+	"github.com/caddy-kafka/caddy-kafka/dialects"
+	"github.com/caddy-kafka/caddy-kafka/producer"
+)
+
+func init() {
+	caddy.RegisterModule(ConfluentV3{})
+}
+
+const defaultBatchMaxEntries = 10
+
+// ConfluentV3 speaks Confluent REST Proxy's v3 produce and discovery API.
+type ConfluentV3 struct {
+	// The cluster ID in URLs (/v3/clusters/{cluster_id}/...). Requests
+	// naming another ID get 404. Default: the Kafka cluster's own ID, as
+	// reported in metadata.
+	ClusterID string `json:"cluster_id,omitempty"`
+
+	// Most entries in one records:batch request. Default: 10, as Confluent's
+	// api.v3.produce.batch.maximum.entries.
+	BatchMaxEntries int `json:"batch_max_entries,omitempty"`
+
+	kafkaID  *atomic.Pointer[string] // the Kafka cluster ID, once looked up
+	batchMax int
+}
+
+// CaddyModule returns the Caddy module information.
+func (ConfluentV3) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{
+		ID:  "http.kafka_rest.dialects.confluent_v3",
+		New: func() caddy.Module { return new(ConfluentV3) },
+	}
+}
+
+// Provision sets defaults.
+func (c *ConfluentV3) Provision(caddy.Context) error {
+	c.kafkaID = new(atomic.Pointer[string])
+	c.batchMax = c.BatchMaxEntries
+	if c.batchMax == 0 {
+		c.batchMax = defaultBatchMaxEntries
+	}
+	return nil
+}
+
+// Validate checks the options.
+func (c *ConfluentV3) Validate() error {
+	if c.BatchMaxEntries < 0 {
+		return errors.New("batch_max_entries must be positive")
+	}
+	return nil
+}
+
+// route is a parsed request path.
+type route struct {
+	prefix  string // "/kafka" or ""
+	kind    routeKind
+	cluster string
+	topic   string
+}
+
+type routeKind uint8
+
+const (
+	routeNone routeKind = iota
+	routeClusters
+	routeCluster
+	routeTopics
+	routeTopic
+	routePartitions
+	routeRecords
+	routeBatch
+)
+
+// parseRoute recognizes this dialect's paths.
+func parseRoute(p string) route {
+	var rt route
+	if rest, ok := strings.CutPrefix(p, "/kafka/v3/clusters"); ok {
+		rt.prefix, p = "/kafka", rest
+	} else if rest, ok := strings.CutPrefix(p, "/v3/clusters"); ok {
+		p = rest
+	} else {
+		return rt
+	}
+	p = strings.TrimSuffix(p, "/")
+	if p == "" {
+		rt.kind = routeClusters
+		return rt
+	}
+	if p[0] != '/' {
+		return rt
+	}
+	parts := strings.Split(p[1:], "/")
+	for _, s := range parts {
+		if s == "" {
+			return rt
+		}
+	}
+	rt.cluster = parts[0]
+	switch {
+	case len(parts) == 1:
+		rt.kind = routeCluster
+	case parts[1] != "topics":
+	case len(parts) == 2:
+		rt.kind = routeTopics
+	case len(parts) == 3:
+		rt.kind, rt.topic = routeTopic, parts[2]
+	case len(parts) == 4 && parts[3] == "partitions":
+		rt.kind, rt.topic = routePartitions, parts[2]
+	case len(parts) == 4 && parts[3] == "records":
+		rt.kind, rt.topic = routeRecords, parts[2]
+	case len(parts) == 4 && parts[3] == "records:batch":
+		rt.kind, rt.topic = routeBatch, parts[2]
+	}
+	return rt
+}
+
+// Serve answers every request of this dialect: produce, batch and discovery.
+func (c *ConfluentV3) Serve(w http.ResponseWriter, r *http.Request, k dialects.Kafka) (bool, error) {
+	rt := parseRoute(r.URL.Path)
+	if rt.kind == routeNone {
+		return false, nil
+	}
+	method := http.MethodGet
+	if rt.kind == routeRecords || rt.kind == routeBatch {
+		method = http.MethodPost
+	}
+	if r.Method != method && !(method == http.MethodGet && r.Method == http.MethodHead) {
+		w.Header().Set("Allow", method)
+		c.WriteError(w, r, &dialects.Error{Class: producer.ClassBadRequest, Status: http.StatusMethodNotAllowed,
+			Code: http.StatusMethodNotAllowed, Message: "HTTP 405 Method Not Allowed"})
+		return true, nil
+	}
+	if rt.kind == routeRecords || rt.kind == routeBatch {
+		if !jsonMediaType(r.Header.Get("Content-Type")) {
+			c.WriteError(w, r, errUnsupportedMedia)
+			return true, nil
+		}
+	}
+	clusterID, err := c.clusterID(r.Context(), k)
+	if err != nil {
+		c.WriteError(w, r, err)
+		return true, nil
+	}
+	if rt.kind != routeClusters && rt.cluster != clusterID {
+		c.WriteError(w, r, &dialects.Error{Class: producer.ClassUnknownTopic, Status: http.StatusNotFound,
+			Code: http.StatusNotFound, Message: "Cluster " + rt.cluster + " cannot be found."})
+		return true, nil
+	}
+	switch rt.kind {
+	case routeRecords:
+		if !k.Allowed(rt.topic) {
+			c.WriteError(w, r, dialects.ErrTopicNotAllowed)
+			return true, nil
+		}
+		if r.ContentLength < 0 {
+			c.stream(w, r, k, clusterID, rt.topic)
+		} else {
+			c.produceWhole(w, r, k, clusterID, rt.topic)
+		}
+	case routeBatch:
+		if !k.Allowed(rt.topic) {
+			c.WriteError(w, r, dialects.ErrTopicNotAllowed)
+			return true, nil
+		}
+		c.produceBatch(w, r, k, clusterID, rt.topic)
+	default:
+		c.discover(w, r, k, rt, clusterID)
+	}
+	return true, nil
+}
+
+// clusterID is the configured cluster ID, else the Kafka cluster's ID, looked
+// up once.
+func (c *ConfluentV3) clusterID(ctx context.Context, k dialects.Kafka) (string, error) {
+	if c.ClusterID != "" {
+		return c.ClusterID, nil
+	}
+	if id := c.kafkaID.Load(); id != nil {
+		return *id, nil
+	}
+	info, err := k.Describe(ctx)
+	if err != nil {
+		return "", err
+	}
+	id := info.ID
+	if id == "" {
+		// Kafka older than 0.10.1 has no cluster ID; any fixed name will do.
+		id = "default"
+	}
+	c.kafkaID.Store(&id)
+	return id, nil
+}
+
+// jsonMediaType reports whether ct is application/json, with parameters.
+func jsonMediaType(ct string) bool {
+	mt, _, _ := strings.Cut(ct, ";")
+	return strings.EqualFold(strings.TrimSpace(mt), "application/json")
+}
+
+// Errors of this dialect with Confluent's codes and messages.
+var (
+	errUnsupportedMedia = &dialects.Error{Class: producer.ClassBadRequest, Status: http.StatusUnsupportedMediaType,
+		Code: http.StatusUnsupportedMediaType, Message: "HTTP 415 Unsupported Media Type"}
+	errEmptyBody = &dialects.Error{Class: producer.ClassBadRequest, Status: http.StatusUnprocessableEntity,
+		Code: 42206, Message: "Payload error. Request body is empty. Data is required."}
+	errTooLarge = &dialects.Error{Class: producer.ClassTooLarge, Status: http.StatusRequestEntityTooLarge,
+		Code: http.StatusRequestEntityTooLarge, Message: msgTooLarge}
+)
+
+const (
+	msgTooLarge        = "The request included a message larger than the maximum message size the server can accept."
+	msgUnknownTopic    = "This server does not host this topic-partition."
+	msgUnknownPart     = "Partition not found."
+	msgInternal        = "Internal Server Error"
+	msgAuthFailed      = "Authentication failed"
+	codeKafka          = 50002
+	codeKafkaRetriable = 50003
+)
+
+// errorBody is Confluent's error envelope, also used for failed reports.
+type errorBody struct {
+	ErrorCode int    `json:"error_code"`
+	Message   string `json:"message"`
+}
+
+// classify maps an error to its HTTP status, error code and message.
+func classify(err error) (status, code int, msg string) {
+	e := dialects.ErrorOf(err)
+	msg = e.Message
+	if e.Code != 0 && e.Status != 0 { // one of this dialect's own errors
+		msg, _, _ = strings.Cut(msg, "\n")
+		return e.Status, e.Code, msg
+	}
+	switch e.Class {
+	case producer.ClassBadRequest:
+		status, code = http.StatusBadRequest, http.StatusBadRequest
+		if _, ok := producer.KafkaCode(err); ok {
+			code = 40002
+		}
+	case producer.ClassUnknownTopic:
+		status, code, msg = http.StatusNotFound, 40403, msgUnknownTopic
+	case producer.ClassUnknownPartition:
+		status, code, msg = http.StatusNotFound, 40402, msgUnknownPart
+	case producer.ClassTooLarge:
+		status, code = http.StatusRequestEntityTooLarge, http.StatusRequestEntityTooLarge
+		if !errors.Is(err, dialects.ErrTooManyRecords) {
+			msg = msgTooLarge
+		}
+	case producer.ClassNotAuthorized:
+		status, code = http.StatusForbidden, 40301
+	case producer.ClassAuthFailed:
+		status, code, msg = http.StatusUnauthorized, 40101, msgAuthFailed
+	case producer.ClassOverloaded:
+		status, code = http.StatusTooManyRequests, http.StatusTooManyRequests
+	case producer.ClassInternal:
+		status, code, msg = http.StatusInternalServerError, http.StatusInternalServerError, msgInternal
+	default: // timeout, unavailable, other Kafka errors
+		status, code = http.StatusInternalServerError, codeKafka
+		if producer.Retriable(err) {
+			code = codeKafkaRetriable
+		}
+	}
+	if e.Status != 0 {
+		status = e.Status
+	}
+	if e.Code != 0 {
+		code = e.Code
+	}
+	msg, _, _ = strings.Cut(msg, "\n")
+	return status, code, msg
+}
+
+// WriteError writes {"error_code": N, "message": "..."}.
+func (c *ConfluentV3) WriteError(w http.ResponseWriter, r *http.Request, err error) {
+	status, code, msg := classify(err)
+	if status == http.StatusTooManyRequests && w.Header().Get("Retry-After") == "" {
+		w.Header().Set("Retry-After", "1")
+	}
+	_ = dialects.WriteJSON(w, status, "application/json", errorBody{ErrorCode: code, Message: msg})
+}
+
+// Decode claims no request: Serve answers all of this dialect's.
+func (c *ConfluentV3) Decode(r *http.Request, _ dialects.Limits) (*dialects.Request, error) {
+	return nil, dialects.ErrNotHandled
+}
+
+// Encode writes the delivery reports of a produce request, concatenated, in
+// order. req.State is the request's *state.
+func (c *ConfluentV3) Encode(w http.ResponseWriter, r *http.Request, req *dialects.Request, results []producer.Result) error {
+	st := req.State.(*state)
+	buf := make([]byte, 0, 256*len(results))
+	for i := range results {
+		var err error
+		if req.Errs != nil {
+			err = req.Errs[i]
+		}
+		buf = st.appendReport(buf, st.formats[i], &req.Records[i], results[i], err)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	_, err := w.Write(buf)
+	return err
+}
+
+// UnmarshalCaddyfileOption parses the dialect's options:
+//
+//	cluster_id <id>
+//	batch_max_entries <n>
+func (c *ConfluentV3) UnmarshalCaddyfileOption(d *caddyfile.Dispenser) error {
+	switch d.Val() {
+	case "cluster_id":
+		if !d.AllArgs(&c.ClusterID) {
+			return d.ArgErr()
+		}
+	case "batch_max_entries":
+		var s string
+		if !d.AllArgs(&s) {
+			return d.ArgErr()
+		}
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 {
+			return d.Errf("batch_max_entries: want a positive integer, got %q", s)
+		}
+		c.BatchMaxEntries = n
+	default:
+		return d.Errf("unknown confluent_v3 option %q: want cluster_id or batch_max_entries", d.Val())
+	}
+	return nil
+}
+
+// Interface guards
+var (
+	_ dialects.Dialect         = (*ConfluentV3)(nil)
+	_ dialects.Server          = (*ConfluentV3)(nil)
+	_ dialects.CaddyfileOption = (*ConfluentV3)(nil)
+	_ caddy.Provisioner        = (*ConfluentV3)(nil)
+	_ caddy.Validator          = (*ConfluentV3)(nil)
+)

@@ -1,0 +1,403 @@
+package confluentv3
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/caddy-kafka/caddy-kafka/dialects"
+	"github.com/caddy-kafka/caddy-kafka/producer"
+)
+
+// format is a key's or value's type; formatNull is a null key or value.
+type format uint8
+
+const (
+	formatNull format = iota
+	formatBinary
+	formatJSON
+	formatString
+)
+
+var formatNames = [...]string{"", "BINARY", "JSON", "STRING"}
+
+// formats are a record's key and value types, for its report.
+type formats struct{ key, value format }
+
+// errSplitTooLarge is an object over the splitter's limit.
+var errSplitTooLarge = errors.New("json object over the size limit")
+
+// malformedError is input that is not a sequence of JSON objects.
+type malformedError struct{ msg string }
+
+func (e *malformedError) Error() string { return e.msg }
+
+// splitter cuts concatenated JSON objects out of a stream without decoding
+// them, so that each can be bounded in size and decoded on its own.
+type splitter struct {
+	br  *bufio.Reader
+	max int64 // largest object in bytes
+}
+
+// next returns the next object, io.EOF at the clean end of the input,
+// errSplitTooLarge, a *malformedError, or the reader's error.
+func (s *splitter) next() ([]byte, error) {
+	for {
+		c, err := s.br.ReadByte()
+		if err != nil {
+			return nil, err
+		}
+		if c == ' ' || c == '\t' || c == '\n' || c == '\r' {
+			continue
+		}
+		if c != '{' {
+			return nil, &malformedError{"Error processing JSON: a record must be a JSON object"}
+		}
+		break
+	}
+	out := make([]byte, 1, 256)
+	out[0] = '{'
+	depth, inStr, esc := 1, false, false
+	for {
+		if _, err := s.br.Peek(1); err != nil {
+			if err == io.EOF {
+				return nil, &malformedError{"Error processing JSON: unexpected end of input"}
+			}
+			return nil, err
+		}
+		chunk, _ := s.br.Peek(s.br.Buffered())
+		for i, c := range chunk {
+			if inStr {
+				switch {
+				case esc:
+					esc = false
+				case c == '\\':
+					esc = true
+				case c == '"':
+					inStr = false
+				}
+				continue
+			}
+			switch c {
+			case '"':
+				inStr = true
+			case '{', '[':
+				depth++
+			case '}', ']':
+				depth--
+				if depth == 0 {
+					out = append(out, chunk[:i+1]...)
+					_, _ = s.br.Discard(i + 1)
+					if int64(len(out)) > s.max {
+						return nil, errSplitTooLarge
+					}
+					return out, nil
+				}
+			}
+		}
+		out = append(out, chunk...)
+		_, _ = s.br.Discard(len(chunk))
+		if int64(len(out)) > s.max {
+			return nil, errSplitTooLarge
+		}
+	}
+}
+
+// jsonRecord is Confluent's ProduceRequest, and a records:batch entry with
+// its id.
+type jsonRecord struct {
+	ID          json.RawMessage `json:"id"`
+	PartitionID *int32          `json:"partition_id"`
+	Headers     []jsonHeader    `json:"headers"`
+	Key         *jsonData       `json:"key"`
+	Value       *jsonData       `json:"value"`
+	Timestamp   *string         `json:"timestamp"`
+}
+
+type jsonHeader struct {
+	Name  *string         `json:"name"`
+	Value json.RawMessage `json:"value"`
+}
+
+// jsonData is ProduceRequestData. The schema fields are decoded only to be
+// refused with a clear message.
+type jsonData struct {
+	Type                *string         `json:"type"`
+	Data                json.RawMessage `json:"data"`
+	Subject             json.RawMessage `json:"subject"`
+	SubjectNameStrategy json.RawMessage `json:"subject_name_strategy"`
+	SchemaID            json.RawMessage `json:"schema_id"`
+	SchemaVersion       json.RawMessage `json:"schema_version"`
+	Schema              json.RawMessage `json:"schema"`
+}
+
+// decoded is one record read from a request.
+type decoded struct {
+	msg     producer.Message
+	formats formats
+	id      string // records:batch entry id
+	size    int    // bytes of JSON it was read from
+	err     error  // the record could not be decoded; it gets a report of its own
+	fatal   bool   // the request cannot be read further
+}
+
+// badRequest is a record's decoding failure.
+func badRequest(format string, args ...any) *dialects.Error {
+	return &dialects.Error{Class: producer.ClassBadRequest, Status: 400, Code: 400,
+		Message: "Bad Request: " + fmt.Sprintf(format, args...)}
+}
+
+var errNegativePartition = &dialects.Error{Class: producer.ClassUnknownPartition, Status: 404, Code: 40402, Message: msgUnknownPart}
+
+// decodeRecord decodes one ProduceRequest object. With batch, it also takes
+// the entry's id (validated by the caller); without, an id is an unknown
+// field. A syntax error is fatal: the caller stops reading.
+func decodeRecord(raw []byte, topic string, batch bool) decoded {
+	d := decoded{msg: producer.Message{Topic: topic, Partition: -1}, size: len(raw)}
+	var jr jsonRecord
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&jr); err != nil {
+		d.err, d.fatal = jsonError(err)
+		return d
+	}
+	if dec.More() {
+		d.err, d.fatal = badRequest("unexpected data after the record"), true
+		return d
+	}
+	if !batch && jr.ID != nil {
+		d.err = badRequest(`unrecognized field "id"`)
+		return d
+	}
+	if batch && jr.ID != nil && jr.ID[0] == '"' {
+		_ = json.Unmarshal(jr.ID, &d.id)
+	}
+	if jr.PartitionID != nil {
+		if *jr.PartitionID < 0 {
+			d.err = errNegativePartition
+			return d
+		}
+		d.msg.Partition = *jr.PartitionID
+	}
+	if len(jr.Headers) > 0 {
+		d.msg.Headers = make([]producer.Header, len(jr.Headers))
+		for i, h := range jr.Headers {
+			if h.Name == nil {
+				d.err = badRequest("a header has no name")
+				return d
+			}
+			v, err := decodeBase64(h.Value)
+			if err != nil {
+				d.err = badRequest("the value of header %q is not a base64 string", *h.Name)
+				return d
+			}
+			d.msg.Headers[i] = producer.Header{Key: *h.Name, Value: v}
+		}
+	}
+	var err error
+	if d.msg.Key, d.formats.key, err = decodeData(jr.Key, "key"); err != nil {
+		d.err = err
+		return d
+	}
+	if d.msg.Value, d.formats.value, err = decodeData(jr.Value, "value"); err != nil {
+		d.err = err
+		return d
+	}
+	if jr.Timestamp != nil {
+		ts, err := time.Parse(time.RFC3339Nano, *jr.Timestamp)
+		if err != nil {
+			d.err = badRequest("timestamp %q is not an RFC 3339 date-time", truncate(*jr.Timestamp))
+			return d
+		}
+		d.msg.Timestamp = ts
+	}
+	return d
+}
+
+// jsonError turns a decoding error into a client message, and tells whether
+// the input is malformed (fatal) or merely not a valid record.
+func jsonError(err error) (error, bool) {
+	var se *json.SyntaxError
+	if errors.As(err, &se) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return badRequest("malformed JSON: %s", strings.TrimPrefix(err.Error(), "json: ")), true
+	}
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		return badRequest("field %s must not be a JSON %s", te.Field, te.Value), false
+	}
+	if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+		return badRequest("unrecognized field %s", name), false
+	}
+	return badRequest("invalid record"), false
+}
+
+// decodeData turns a key or value into bytes: nil for a null one.
+func decodeData(jd *jsonData, which string) ([]byte, format, error) {
+	if jd == nil {
+		return nil, formatNull, nil
+	}
+	for _, f := range [...]struct {
+		name string
+		raw  json.RawMessage
+	}{{"subject", jd.Subject}, {"subject_name_strategy", jd.SubjectNameStrategy},
+		{"schema_id", jd.SchemaID}, {"schema_version", jd.SchemaVersion}, {"schema", jd.Schema}} {
+		if !isNull(f.raw) {
+			return nil, 0, badRequest("%s.%s is not supported: this gateway has no Schema Registry integration; use type BINARY, JSON or STRING", which, f.name)
+		}
+	}
+	typ := formatBinary
+	if jd.Type != nil {
+		switch *jd.Type {
+		case "BINARY":
+		case "JSON":
+			typ = formatJSON
+		case "STRING":
+			typ = formatString
+		case "AVRO", "PROTOBUF", "JSONSCHEMA":
+			return nil, 0, badRequest("%s.type %s is not supported: this gateway has no Schema Registry integration; use BINARY, JSON or STRING", which, *jd.Type)
+		default:
+			return nil, 0, badRequest("%s.type %q is not one of BINARY, JSON, STRING", which, truncate(*jd.Type))
+		}
+	}
+	if isNull(jd.Data) {
+		return nil, formatNull, nil
+	}
+	switch typ {
+	case formatJSON:
+		return jd.Data, typ, nil
+	case formatString:
+		s, ok := jsonString(jd.Data)
+		if !ok {
+			return nil, 0, badRequest("data=%s is not a string.", truncate(string(jd.Data)))
+		}
+		return s, typ, nil
+	}
+	if jd.Data[0] != '"' {
+		return nil, 0, badRequest("data=%s is not a base64 string.", truncate(string(jd.Data)))
+	}
+	b, err := decodeBase64(jd.Data)
+	if err != nil {
+		return nil, 0, badRequest("data=%s is not a valid base64 string.", truncate(string(jd.Data)))
+	}
+	return b, typ, nil
+}
+
+func isNull(raw json.RawMessage) bool { return len(raw) == 0 || string(raw) == "null" }
+
+// jsonString returns the text of a JSON string, without a copy when it has
+// no escapes.
+func jsonString(raw json.RawMessage) ([]byte, bool) {
+	if len(raw) < 2 || raw[0] != '"' {
+		return nil, false
+	}
+	if bytes.IndexByte(raw, '\\') < 0 {
+		return raw[1 : len(raw)-1 : len(raw)-1], true
+	}
+	var s string
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return nil, false
+	}
+	return []byte(s), true
+}
+
+// decodeBase64 decodes a JSON string of base64, padded or not; null is nil.
+func decodeBase64(raw json.RawMessage) ([]byte, error) {
+	if isNull(raw) {
+		return nil, nil
+	}
+	s, ok := jsonString(raw)
+	if !ok {
+		return nil, errors.New("not a string")
+	}
+	s = bytes.TrimRight(s, "=")
+	out := make([]byte, base64.RawStdEncoding.DecodedLen(len(s)))
+	n, err := base64.RawStdEncoding.Decode(out, s)
+	if err != nil {
+		return nil, fmt.Errorf("decoding base64: %w", err)
+	}
+	return out[:n], nil
+}
+
+// truncate shortens client input echoed in messages.
+func truncate(s string) string {
+	const max = 64
+	if len(s) <= max {
+		return s
+	}
+	return s[:max] + "..."
+}
+
+// state is what reports need besides the results: the IDs in the path and
+// each record's formats.
+type state struct {
+	prefix  []byte // `{"error_code":200,"cluster_id":…,"topic_name":…,"partition_id":`
+	formats []formats
+}
+
+func newState(clusterID, topic string) *state {
+	buf := append([]byte(nil), `{"error_code":200,"cluster_id":`...)
+	buf = appendString(buf, clusterID)
+	buf = append(buf, `,"topic_name":`...)
+	buf = appendString(buf, topic)
+	buf = append(buf, `,"partition_id":`...)
+	return &state{prefix: buf}
+}
+
+// tsLayout is RFC 3339 with milliseconds, as Java's Instant prints them.
+const tsLayout = "2006-01-02T15:04:05.000Z07:00"
+
+// appendReport appends a record's delivery report and a newline: err is the
+// record's decoding or policy failure, else res tells how producing went.
+func (st *state) appendReport(buf []byte, f formats, m *producer.Message, res producer.Result, err error) []byte {
+	if err == nil {
+		err = res.Err
+	}
+	if err != nil {
+		_, code, msg := classify(err)
+		buf = append(buf, `{"error_code":`...)
+		buf = strconv.AppendInt(buf, int64(code), 10)
+		buf = append(buf, `,"message":`...)
+		buf = appendString(buf, msg)
+		return append(buf, "}\n"...)
+	}
+	buf = append(buf, st.prefix...)
+	buf = appendResult(buf, f, m, res)
+	return append(buf, "}\n"...)
+}
+
+// appendResult appends the fields of a successful report after cluster and
+// topic: partition, offset, timestamp, key, value.
+func appendResult(buf []byte, f formats, m *producer.Message, res producer.Result) []byte {
+	buf = strconv.AppendInt(buf, int64(res.Partition), 10)
+	buf = append(buf, `,"offset":`...)
+	buf = strconv.AppendInt(buf, res.Offset, 10)
+	buf = append(buf, `,"timestamp":"`...)
+	buf = res.Timestamp.UTC().AppendFormat(buf, tsLayout)
+	buf = append(buf, `","key":`...)
+	buf = appendData(buf, f.key, m.Key)
+	buf = append(buf, `,"value":`...)
+	return appendData(buf, f.value, m.Value)
+}
+
+func appendData(buf []byte, f format, b []byte) []byte {
+	if b == nil || f == formatNull {
+		return append(buf, "null"...)
+	}
+	buf = append(buf, `{"type":"`...)
+	buf = append(buf, formatNames[f]...)
+	buf = append(buf, `","size":`...)
+	buf = strconv.AppendInt(buf, int64(len(b)), 10)
+	return append(buf, '}')
+}
+
+func appendString(buf []byte, s string) []byte {
+	b, _ := json.Marshal(s)
+	return append(buf, b...)
+}

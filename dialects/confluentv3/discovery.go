@@ -1,0 +1,195 @@
+package confluentv3
+
+import (
+	"net/http"
+	"strconv"
+
+	"github.com/caddy-kafka/caddy-kafka/dialects"
+	"github.com/caddy-kafka/caddy-kafka/producer"
+)
+
+// Confluent's v3 resource shapes (api/v3/openapi.yaml: ClusterData,
+// TopicData, PartitionData and their lists).
+
+type related struct {
+	Related string `json:"related"`
+}
+
+type resourceMeta struct {
+	Self         string `json:"self"`
+	ResourceName string `json:"resource_name"`
+}
+
+type listMeta struct {
+	Self string  `json:"self"`
+	Next *string `json:"next"`
+}
+
+type clusterData struct {
+	Kind                   string       `json:"kind"`
+	Metadata               resourceMeta `json:"metadata"`
+	ClusterID              string       `json:"cluster_id"`
+	Controller             *related     `json:"controller,omitempty"`
+	ACLs                   related      `json:"acls"`
+	Brokers                related      `json:"brokers"`
+	BrokerConfigs          related      `json:"broker_configs"`
+	ConsumerGroups         related      `json:"consumer_groups"`
+	Topics                 related      `json:"topics"`
+	PartitionReassignments related      `json:"partition_reassignments"`
+}
+
+type clusterList struct {
+	Kind     string        `json:"kind"`
+	Metadata listMeta      `json:"metadata"`
+	Data     []clusterData `json:"data"`
+}
+
+type topicData struct {
+	Kind                   string       `json:"kind"`
+	Metadata               resourceMeta `json:"metadata"`
+	ClusterID              string       `json:"cluster_id"`
+	TopicName              string       `json:"topic_name"`
+	IsInternal             bool         `json:"is_internal"`
+	ReplicationFactor      int          `json:"replication_factor"`
+	PartitionsCount        int          `json:"partitions_count"`
+	Partitions             related      `json:"partitions"`
+	Configs                related      `json:"configs"`
+	PartitionReassignments related      `json:"partition_reassignments"`
+	AuthorizedOperations   []string     `json:"authorized_operations"`
+}
+
+type topicList struct {
+	Kind     string      `json:"kind"`
+	Metadata listMeta    `json:"metadata"`
+	Data     []topicData `json:"data"`
+}
+
+type partitionData struct {
+	Kind         string       `json:"kind"`
+	Metadata     resourceMeta `json:"metadata"`
+	ClusterID    string       `json:"cluster_id"`
+	TopicName    string       `json:"topic_name"`
+	PartitionID  int32        `json:"partition_id"`
+	Leader       *related     `json:"leader,omitempty"`
+	Replicas     related      `json:"replicas"`
+	Reassignment related      `json:"reassignment"`
+}
+
+type partitionList struct {
+	Kind     string          `json:"kind"`
+	Metadata listMeta        `json:"metadata"`
+	Data     []partitionData `json:"data"`
+}
+
+// discover answers the read-only discovery endpoints.
+func (c *ConfluentV3) discover(w http.ResponseWriter, r *http.Request, k dialects.Kafka, rt route, clusterID string) {
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	base := scheme + "://" + r.Host + rt.prefix + "/v3/clusters"
+	crn := "crn:///kafka=" + clusterID
+	clusterURL := base + "/" + clusterID
+
+	if rt.kind == routeTopic || rt.kind == routePartitions {
+		if !k.Allowed(rt.topic) {
+			// GETs outside Confluent's access lists are 404s.
+			c.WriteError(w, r, producer.ErrUnknownTopic)
+			return
+		}
+	}
+	var info producer.ClusterInfo
+	var err error
+	if rt.kind == routeTopic || rt.kind == routePartitions {
+		info, err = k.Describe(r.Context(), rt.topic)
+	} else {
+		info, err = k.Describe(r.Context())
+	}
+	if err != nil {
+		c.WriteError(w, r, err)
+		return
+	}
+
+	topic := func(t *producer.TopicInfo) topicData {
+		u := clusterURL + "/topics/" + t.Name
+		rf := 0
+		if len(t.Partitions) > 0 {
+			rf = len(t.Partitions[0].Replicas)
+		}
+		return topicData{
+			Kind:                   "KafkaTopic",
+			Metadata:               resourceMeta{Self: u, ResourceName: crn + "/topic=" + t.Name},
+			ClusterID:              clusterID,
+			TopicName:              t.Name,
+			ReplicationFactor:      rf,
+			PartitionsCount:        len(t.Partitions),
+			Partitions:             related{u + "/partitions"},
+			Configs:                related{u + "/configs"},
+			PartitionReassignments: related{u + "/partitions/-/reassignment"},
+			AuthorizedOperations:   []string{},
+		}
+	}
+	var out any
+	switch rt.kind {
+	case routeClusters, routeCluster:
+		cd := clusterData{
+			Kind:                   "KafkaCluster",
+			Metadata:               resourceMeta{Self: clusterURL, ResourceName: crn},
+			ClusterID:              clusterID,
+			ACLs:                   related{clusterURL + "/acls"},
+			Brokers:                related{clusterURL + "/brokers"},
+			BrokerConfigs:          related{clusterURL + "/broker-configs"},
+			ConsumerGroups:         related{clusterURL + "/consumer-groups"},
+			Topics:                 related{clusterURL + "/topics"},
+			PartitionReassignments: related{clusterURL + "/topics/-/partitions/-/reassignment"},
+		}
+		if info.Controller >= 0 {
+			cd.Controller = &related{clusterURL + "/brokers/" + strconv.Itoa(int(info.Controller))}
+		}
+		out = cd
+		if rt.kind == routeClusters {
+			out = clusterList{Kind: "KafkaClusterList", Metadata: listMeta{Self: base}, Data: []clusterData{cd}}
+		}
+	case routeTopics:
+		tl := topicList{Kind: "KafkaTopicList", Metadata: listMeta{Self: clusterURL + "/topics"}, Data: make([]topicData, 0, len(info.Topics))}
+		for i := range info.Topics {
+			tl.Data = append(tl.Data, topic(&info.Topics[i]))
+		}
+		out = tl
+	case routeTopic, routePartitions:
+		var t *producer.TopicInfo
+		for i := range info.Topics {
+			if info.Topics[i].Name == rt.topic {
+				t = &info.Topics[i]
+			}
+		}
+		if t == nil {
+			c.WriteError(w, r, producer.ErrUnknownTopic)
+			return
+		}
+		if rt.kind == routeTopic {
+			out = topic(t)
+			break
+		}
+		u := clusterURL + "/topics/" + t.Name + "/partitions"
+		pl := partitionList{Kind: "KafkaPartitionList", Metadata: listMeta{Self: u}, Data: make([]partitionData, 0, len(t.Partitions))}
+		for _, p := range t.Partitions {
+			pu := u + "/" + strconv.Itoa(int(p.ID))
+			pd := partitionData{
+				Kind:         "KafkaPartition",
+				Metadata:     resourceMeta{Self: pu, ResourceName: crn + "/topic=" + t.Name + "/partition=" + strconv.Itoa(int(p.ID))},
+				ClusterID:    clusterID,
+				TopicName:    t.Name,
+				PartitionID:  p.ID,
+				Replicas:     related{pu + "/replicas"},
+				Reassignment: related{pu + "/reassignment"},
+			}
+			if p.Leader >= 0 {
+				pd.Leader = &related{pu + "/replicas/" + strconv.Itoa(int(p.Leader))}
+			}
+			pl.Data = append(pl.Data, pd)
+		}
+		out = pl
+	}
+	_ = dialects.WriteJSON(w, http.StatusOK, "application/json", out)
+}
