@@ -1,0 +1,406 @@
+package upstash_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/caddy-kafka/caddy-kafka/dialects"
+	_ "github.com/caddy-kafka/caddy-kafka/dialects/upstash"
+	"github.com/caddy-kafka/caddy-kafka/internal/gatewaytest"
+	"github.com/caddy-kafka/caddy-kafka/producer"
+)
+
+// The credentials the tests' Caddy accepts: bcrypt of "mypass" at the
+// minimum cost, so that checking them is fast. Made with
+// bcrypt.GenerateFromPassword([]byte("mypass"), bcrypt.MinCost).
+const (
+	user     = "myuser"
+	password = "mypass"
+	hash     = "$2a$04$14/IrJoVWokfthY.2yazAuaJeoAugIkH81Yb7ejtYwGGRRly55sJe"
+)
+
+// site is the test site: basic_auth in front of the dialect, JSON for
+// basic_auth's 401, and a next handler for paths that are not Upstash's.
+const site = `basic_auth {
+		` + user + ` ` + hash + `
+	}
+	kafka_rest upstash {
+		topics {topic.greetings} {topic.cities} nope*
+		%s
+	}
+	respond "next handler" 404
+	handle_errors 401 {
+		header Content-Type application/json
+		respond ` + "`" + `{"error":"unauthorized","status":401}` + "`" + ` 401
+	}`
+
+func newGateway(t *testing.T, handlerOpts, kafkaOpts string) *gatewaytest.Gateway {
+	t.Helper()
+	return gatewaytest.New(t, gatewaytest.Options{
+		Topics: map[string]int32{"greetings": 3, "cities": 4},
+		Site:   fmt.Sprintf(site, handlerOpts),
+		Kafka:  kafkaOpts,
+	})
+}
+
+// do sends a request as curl -u myuser:mypass [-d body] would.
+func do(t *testing.T, g *gatewaytest.Gateway, method, path, body string) (*http.Response, []byte) {
+	t.Helper()
+	h := http.Header{}
+	req, _ := http.NewRequest(method, "/", nil)
+	req.SetBasicAuth(user, password)
+	h.Set("Authorization", req.Header.Get("Authorization"))
+	if body != "" {
+		h.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	return g.Do(t, method, path, h, body)
+}
+
+type metadata struct {
+	Topic     string `json:"topic"`
+	Partition int32  `json:"partition"`
+	Offset    int64  `json:"offset"`
+	Timestamp int64  `json:"timestamp"`
+}
+
+// want is a record expected in Kafka.
+type want struct {
+	topic     string // base name
+	partition int32  // -1: the partitioner's choice (murmur2 of the key, if any)
+	key       *string
+	value     string
+	headers   []kgo.RecordHeader
+	timestamp int64 // epoch ms; 0: the gateway's time
+}
+
+func str(s string) *string { return &s }
+
+// murmur2 is Kafka's Utils.murmur2, written out here so that the test does
+// not trust the gateway's partitioner.
+func murmur2(data []byte) int32 {
+	const seed, m, r = uint32(0x9747b28c), uint32(0x5bd1e995), 24
+	length := len(data)
+	h := seed ^ uint32(length)
+	for i := 0; i+4 <= length; i += 4 {
+		k := uint32(data[i]) | uint32(data[i+1])<<8 | uint32(data[i+2])<<16 | uint32(data[i+3])<<24
+		k *= m
+		k ^= k >> r
+		k *= m
+		h *= m
+		h ^= k
+	}
+	rest := length &^ 3
+	switch length % 4 {
+	case 3:
+		h ^= uint32(data[rest+2]) << 16
+		fallthrough
+	case 2:
+		h ^= uint32(data[rest+1]) << 8
+		fallthrough
+	case 1:
+		h ^= uint32(data[rest])
+		h *= m
+	}
+	h ^= h >> 13
+	h *= m
+	h ^= h >> 15
+	return int32(h)
+}
+
+func javaPartition(key []byte, partitions int32) int32 {
+	return (murmur2(key) & 0x7fffffff) % partitions
+}
+
+var partitions = map[string]int32{"greetings": 3, "cities": 4}
+
+// checkRecords reads back every record of the topics in wants and checks that
+// they are exactly the wanted ones, where the answers say they are.
+func checkRecords(t *testing.T, g *gatewaytest.Gateway, answers []metadata, wants []want, before time.Time) {
+	t.Helper()
+	if len(answers) != len(wants) {
+		t.Fatalf("%d answers for %d messages: %+v", len(answers), len(wants), answers)
+	}
+	counts := map[string]int{}
+	for _, w := range wants {
+		counts[w.topic]++
+	}
+	type at struct {
+		p int32
+		o int64
+	}
+	stored := map[string]map[at]*kgo.Record{}
+	for base, n := range counts {
+		recs := g.Records(t, base, n)
+		if len(recs) != n {
+			t.Fatalf("topic %s has %d records, want %d", base, len(recs), n)
+		}
+		stored[base] = map[at]*kgo.Record{}
+		for _, r := range recs {
+			stored[base][at{r.Partition, r.Offset}] = r
+		}
+	}
+	for i, w := range wants {
+		a := answers[i]
+		if a.Topic != g.Topic(w.topic) {
+			t.Errorf("answer %d: topic %q, want %q", i, a.Topic, g.Topic(w.topic))
+		}
+		r := stored[w.topic][at{a.Partition, a.Offset}]
+		if r == nil {
+			t.Errorf("answer %d %+v: no such record in Kafka", i, a)
+			continue
+		}
+		switch {
+		case w.partition >= 0 && r.Partition != w.partition:
+			t.Errorf("record %d: partition %d, want %d", i, r.Partition, w.partition)
+		case w.partition < 0 && w.key != nil && r.Partition != javaPartition([]byte(*w.key), partitions[w.topic]):
+			t.Errorf("record %d: partition %d, want murmur2's %d", i, r.Partition, javaPartition([]byte(*w.key), partitions[w.topic]))
+		}
+		var key []byte
+		if w.key != nil {
+			key = []byte(*w.key)
+		}
+		if !gatewaytest.EqualBytes(r.Key, key) {
+			t.Errorf("record %d: key %q (nil %v), want %q (nil %v)", i, r.Key, r.Key == nil, key, key == nil)
+		}
+		if string(r.Value) != w.value || r.Value == nil {
+			t.Errorf("record %d: value %q, want %q", i, r.Value, w.value)
+		}
+		if len(r.Headers) != len(w.headers) {
+			t.Errorf("record %d: headers %+v, want %+v", i, r.Headers, w.headers)
+		} else {
+			for j, h := range w.headers {
+				if r.Headers[j].Key != h.Key || !gatewaytest.EqualBytes(r.Headers[j].Value, h.Value) {
+					t.Errorf("record %d: header %d is %q=%q, want %q=%q", i, j, r.Headers[j].Key, r.Headers[j].Value, h.Key, h.Value)
+				}
+			}
+		}
+		ts := r.Timestamp.UnixMilli()
+		if ts != a.Timestamp {
+			t.Errorf("record %d: timestamp %d, answered %d", i, ts, a.Timestamp)
+		}
+		if w.timestamp != 0 && ts != w.timestamp {
+			t.Errorf("record %d: timestamp %d, want %d", i, ts, w.timestamp)
+		}
+		if w.timestamp == 0 && ts < before.UnixMilli() {
+			t.Errorf("record %d: timestamp %d is before the request (%d)", i, ts, before.UnixMilli())
+		}
+	}
+}
+
+// TestSpecExamples sends every curl example of the spec, as curl sends it
+// (-u, -d as application/x-www-form-urlencoded), and checks the answer and
+// the records in Kafka.
+func TestSpecExamples(t *testing.T) {
+	expire := []kgo.RecordHeader{{Key: "expire", Value: []byte("1637745834756")}}
+	tests := []struct {
+		name, method, path, body string
+		single                   bool
+		wants                    []want
+	}{
+		{"get without key", "GET", "/produce/greetings/hello_kafka", "", true,
+			[]want{{topic: "greetings", partition: -1, value: "hello_kafka"}}},
+		{"get with key", "GET", "/produce/cities/Istanbul?key=city", "", true,
+			[]want{{topic: "cities", partition: -1, key: str("city"), value: "Istanbul"}}},
+		{"topic path, value only", "POST", "/produce/greetings", `{"value": "hello_kafka"}`, false,
+			[]want{{topic: "greetings", partition: -1, value: "hello_kafka"}}},
+		{"topic path, attributes", "POST", "/produce/cities",
+			`{"partition": 1, "key": "city", "value": "Istanbul", "headers": [{"key": "expire", "value": "1637745834756"}] }`, false,
+			[]want{{topic: "cities", partition: 1, key: str("city"), value: "Istanbul", headers: expire}}},
+		{"topic path, values", "POST", "/produce/greetings", `[
+        {"value": "hello_world"},
+        {"value": "hello_upstash"},
+        {"value": "hello_kafka"}
+    ]`, false, []want{
+			{topic: "greetings", partition: -1, value: "hello_world"},
+			{topic: "greetings", partition: -1, value: "hello_upstash"},
+			{topic: "greetings", partition: -1, value: "hello_kafka"}}},
+		{"topic path, attributes, trailing comma", "POST", "/produce/cities", `[
+        {"partition": 1, "timestamp": 1637745834744, "key": "city", "value": "Istanbul"},
+        {"partition": 2, "timestamp": 1637745823147, "key": "city", "value": "London"},
+        {"partition": 3, "timestamp": 1637455583829, "key": "city", "value": "Tokyo"},
+    ]`, false, []want{
+			{topic: "cities", partition: 1, key: str("city"), value: "Istanbul", timestamp: 1637745834744},
+			{topic: "cities", partition: 2, key: str("city"), value: "London", timestamp: 1637745823147},
+			{topic: "cities", partition: 3, key: str("city"), value: "Tokyo", timestamp: 1637455583829}}},
+		{"single message", "POST", "/produce", `{"topic": "greetings", "value": "hello_kafka"}`, false,
+			[]want{{topic: "greetings", partition: -1, value: "hello_kafka"}}},
+		{"one topic", "POST", "/produce", `[
+        {"topic": "greetings", "value": "hello_world"},
+        {"topic": "greetings", "value": "hello_upstash"},
+        {"topic": "greetings", "value": "hello_kafka"}
+    ]`, false, []want{
+			{topic: "greetings", partition: -1, value: "hello_world"},
+			{topic: "greetings", partition: -1, value: "hello_upstash"},
+			{topic: "greetings", partition: -1, value: "hello_kafka"}}},
+		{"several topics, trailing comma", "POST", "/produce", `[
+        {"topic": "greetings", "value": "hello_world"},
+        {"topic": "greetings", "value": "hello_upstash"},
+        {"topic": "cities", "partition": 1, "value": "Istanbul"},
+        {"topic": "cities", "partition": 2, "value": "London"},
+        {"topic": "cities", "partition": 3, "value": "Tokyo"},
+    ]`, false, []want{
+			{topic: "greetings", partition: -1, value: "hello_world"},
+			{topic: "greetings", partition: -1, value: "hello_upstash"},
+			{topic: "cities", partition: 1, value: "Istanbul"},
+			{topic: "cities", partition: 2, value: "London"},
+			{topic: "cities", partition: 3, value: "Tokyo"}}},
+		// The body forms also answer GET, reading the body.
+		{"get with a body", "GET", "/produce", `{"topic": "cities", "key": "", "value": "hello"}`, false,
+			[]want{{topic: "cities", partition: -1, key: str(""), value: "hello"}}},
+		// The message is path-decoded exactly once.
+		{"get escaped", "GET", "/produce/greetings/a%2Fb%2525+c%20d?key=k%2By+z", "", true,
+			[]want{{topic: "greetings", partition: -1, key: str("k+y z"), value: "a/b%25+c d"}}},
+		{"get empty key", "GET", "/produce/cities/x?key=", "", true,
+			[]want{{topic: "cities", partition: -1, key: str(""), value: "x"}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			g := newGateway(t, "", "")
+			names := strings.NewReplacer("greetings", g.Topic("greetings"), "cities", g.Topic("cities"))
+			before := time.Now()
+			resp, body := do(t, g, tt.method, names.Replace(tt.path), names.Replace(tt.body))
+			if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "application/json" {
+				t.Fatalf("status %d %s: %s", resp.StatusCode, resp.Header.Get("Content-Type"), body)
+			}
+			var answers []metadata
+			if tt.single {
+				var a metadata
+				if err := strictUnmarshal(body, &a); err != nil {
+					t.Fatalf("answer %s: %v", body, err)
+				}
+				answers = []metadata{a}
+			} else if err := strictUnmarshal(body, &answers); err != nil {
+				t.Fatalf("answer %s: %v", body, err)
+			}
+			checkRecords(t, g, answers, tt.wants, before)
+		})
+	}
+}
+
+// strictUnmarshal decodes a response, refusing fields beyond the contract's.
+func strictUnmarshal(b []byte, v any) error {
+	dec := json.NewDecoder(strings.NewReader(string(b)))
+	dec.DisallowUnknownFields()
+	return dec.Decode(v)
+}
+
+// TestErrors checks the status and JSON body of each refusal, and that a
+// refused request wrote nothing.
+func TestErrors(t *testing.T) {
+	g := newGateway(t, "max_body 2KB\n max_records 5", "")
+	tests := []struct {
+		name, method, path, body string
+		status                   int
+		msg                      string
+	}{
+		{"bad json", "POST", "/produce/greetings", `{"value": "x"`, 400, "invalid JSON body: unexpected EOF"},
+		{"empty body", "POST", "/produce/greetings", ``, 400, "empty body: send a message or an array of messages as JSON"},
+		{"missing value", "POST", "/produce/greetings", `[{"value":"ok"},{"key":"k"}]`, 400, "message 1: value is required"},
+		{"missing topic", "POST", "/produce", `[{"topic":"greetings","value":"ok"},{"value":"x"}]`, 400, "message 1: topic is required"},
+		{"unknown field", "POST", "/produce/greetings", `{"value":"x","partiton":1}`, 400, `unknown field "partiton": a message has topic, partition, timestamp, key, value and headers; a header has key and value`},
+		{"value not a string", "POST", "/produce/greetings", `{"value":{"a":1}}`, 400, "value: want a string, got object"},
+		{"not allowed", "POST", "/produce", `[{"topic":"greetings","value":"ok"},{"topic":"secret","value":"x"}]`, 403, "topic not allowed"},
+		{"not allowed get", "GET", "/produce/secret/x", "", 403, "topic not allowed"},
+		{"unknown topic", "POST", "/produce", `[{"topic":"greetings","value":"ok"},{"topic":"nope-topic","value":"x"}]`, 404, "topic not found"},
+		{"unknown partition", "POST", "/produce/cities", `[{"value":"ok","partition":0},{"value":"x","partition":9}]`, 404, "partition not found"},
+		{"too large", "POST", "/produce/greetings", `{"value":"` + strings.Repeat("x", 3000) + `"}`, 413, "request body over 2000 bytes"},
+		{"too many", "POST", "/produce/greetings", strings.Repeat(`{"value":"x"},`, 6), 0, ""},
+		{"wrong method", "PUT", "/produce/greetings", `{"value":"x"}`, 405, "method not allowed: use GET or POST"},
+		{"wrong method get form", "POST", "/produce/greetings/x", ``, 405, "method not allowed: use GET"},
+	}
+	tests[11].body = "[" + tests[11].body + "]"
+	tests[11].status, tests[11].msg = 413, "too many records in one request (limit 5)"
+	names := strings.NewReplacer("greetings", g.Topic("greetings"), "cities", g.Topic("cities"))
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			resp, body := do(t, g, tt.method, names.Replace(tt.path), names.Replace(tt.body))
+			want, _ := json.Marshal(dialects.SimpleError{Error: tt.msg, Status: tt.status})
+			if resp.StatusCode != tt.status || string(body) != string(want) || resp.Header.Get("Content-Type") != "application/json" {
+				t.Fatalf("got %d %s %s, want %d %s", resp.StatusCode, resp.Header.Get("Content-Type"), body, tt.status, want)
+			}
+			if tt.status == 405 {
+				allow := "GET, POST"
+				if strings.Count(tt.path, "/") == 3 {
+					allow = "GET"
+				}
+				if got := resp.Header.Get("Allow"); got != allow {
+					t.Fatalf("Allow %q, want %q", got, allow)
+				}
+			}
+		})
+	}
+	for _, base := range []string{"greetings", "cities"} {
+		if recs := g.Records(t, base, 0); len(recs) != 0 {
+			t.Fatalf("refused requests wrote %d records to %s", len(recs), base)
+		}
+	}
+
+	t.Run("no credentials", func(t *testing.T) {
+		resp, body := g.Post(t, "/produce/greetings", "", `{"value":"x"}`)
+		if resp.StatusCode != 401 || string(body) != `{"error":"unauthorized","status":401}` || resp.Header.Get("WWW-Authenticate") == "" {
+			t.Fatalf("got %d %s %v", resp.StatusCode, body, resp.Header)
+		}
+	})
+	t.Run("other paths go to the next handler", func(t *testing.T) {
+		for _, p := range []string{"/producer", "/produce/", "/produce/greetings/", "/produce/greetings/a/b", "/consume/g/i", "/"} {
+			resp, body := do(t, g, "GET", p, "")
+			if resp.StatusCode != 404 || string(body) != "next handler" {
+				t.Errorf("%s: got %d %s, want the next handler's 404", p, resp.StatusCode, body)
+			}
+		}
+	})
+}
+
+// TestOverload: a full producer buffer is answered at once with 503 and
+// Retry-After.
+func TestOverload(t *testing.T) {
+	g := newGateway(t, "", "max_buffered_records 2")
+	resp, body := do(t, g, "POST", "/produce/"+g.Topic("greetings"), `[{"value":"a"},{"value":"b"},{"value":"c"}]`)
+	if resp.StatusCode != 503 || resp.Header.Get("Retry-After") == "" ||
+		string(body) != `{"error":"the gateway is overloaded; retry later","status":503}` {
+		t.Fatalf("got %d Retry-After %q: %s", resp.StatusCode, resp.Header.Get("Retry-After"), body)
+	}
+	if recs := g.Records(t, "greetings", 0); len(recs) != 0 {
+		t.Fatalf("an overloaded request wrote %d records", len(recs))
+	}
+}
+
+// TestKafkaRefusesRecord: when Kafka fails a record after the request was
+// accepted, the answer is the error, never a 2xx.
+func TestKafkaRefusesRecord(t *testing.T) {
+	if gatewaytest.Real() {
+		t.Skip("needs kfake to inject a produce error")
+	}
+	g := newGateway(t, "", "")
+	g.Fake.ControlKey(int16(kmsg.Produce), func(kreq kmsg.Request) (kmsg.Response, error, bool) {
+		req := kreq.(*kmsg.ProduceRequest)
+		resp := req.ResponseKind().(*kmsg.ProduceResponse)
+		for _, rt := range req.Topics {
+			st := kmsg.NewProduceResponseTopic()
+			st.Topic, st.TopicID = rt.Topic, rt.TopicID
+			for _, rp := range rt.Partitions {
+				sp := kmsg.NewProduceResponseTopicPartition()
+				sp.Partition, sp.ErrorCode = rp.Partition, kerr.InvalidRecord.Code
+				st.Partitions = append(st.Partitions, sp)
+			}
+			resp.Topics = append(resp.Topics, st)
+		}
+		return resp, nil, true
+	})
+	resp, body := do(t, g, "POST", "/produce/cities", `[{"value":"a","partition":0},{"value":"b","partition":0}]`)
+	want, _ := json.Marshal(dialects.SimpleError{Error: kerr.InvalidRecord.Description, Status: 400})
+	if resp.StatusCode != 400 || string(body) != string(want) {
+		t.Fatalf("got %d %s, want 400 %s", resp.StatusCode, body, want)
+	}
+	if c := producer.Classify(kerr.InvalidRecord); c != producer.ClassBadRequest {
+		t.Fatalf("InvalidRecord classified %s", c)
+	}
+}
