@@ -9,5 +9,9 @@ package caddykafka
 
 import (
 	_ "github.com/caddy-kafka/caddy-kafka/caddymodule"
+	_ "github.com/caddy-kafka/caddy-kafka/dialects/confluentv2"
+	_ "github.com/caddy-kafka/caddy-kafka/dialects/confluentv3"
+	_ "github.com/caddy-kafka/caddy-kafka/dialects/ibmeventstreams"
+	_ "github.com/caddy-kafka/caddy-kafka/dialects/upstash"
 	_ "github.com/caddy-kafka/caddy-kafka/dialects/webhook"
 )
