@@ -246,7 +246,7 @@ func (c *ConfluentV2) Decode(r *http.Request, _ dialects.Limits) (*dialects.Requ
 	if err != nil {
 		return nil, err
 	}
-	body, err := readBody(r)
+	body, err := dialects.ReadBody(r)
 	if err != nil {
 		return nil, err
 	}
@@ -255,21 +255,6 @@ func (c *ConfluentV2) Decode(r *http.Request, _ dialects.Limits) (*dialects.Requ
 		return nil, err
 	}
 	return &dialects.Request{Records: records, State: v}, nil
-}
-
-func readBody(r *http.Request) ([]byte, error) {
-	var buf bytes.Buffer
-	if r.ContentLength > 0 {
-		buf.Grow(int(r.ContentLength))
-	}
-	if _, err := buf.ReadFrom(r.Body); err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return nil, &dialects.Error{Class: producer.ClassTooLarge, Message: fmt.Sprintf("request body over %d bytes", mbe.Limit), Err: err}
-		}
-		return nil, &dialects.Error{Class: producer.ClassBadRequest, Message: "reading request body failed", Err: err}
-	}
-	return buf.Bytes(), nil
 }
 
 type produceRequest struct {

@@ -47,10 +47,8 @@
 package ibmeventstreams
 
 import (
-	"bytes"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"mime"
 	"net/http"
@@ -133,7 +131,7 @@ func (EventStreams) Decode(r *http.Request, lim dialects.Limits) (*dialects.Requ
 	if r.ContentLength > lim.MaxBody && lim.MaxBody > 0 {
 		return nil, dialects.Errorf(producer.ClassTooLarge, "request body over %d bytes", lim.MaxBody)
 	}
-	value, err := readBody(r)
+	value, err := dialects.ReadBody(r)
 	if err != nil {
 		return nil, err
 	}
@@ -241,21 +239,6 @@ func mediaType(ct string) (isJSON bool, err error) {
 	}
 	return false, &dialects.Error{Class: producer.ClassBadRequest, Status: http.StatusUnsupportedMediaType,
 		Message: "unsupported Content-Type " + strconv.Quote(mt) + ": use application/octet-stream, text/plain, application/json, text/xml or application/xml"}
-}
-
-func readBody(r *http.Request) ([]byte, error) {
-	var buf bytes.Buffer
-	if r.ContentLength > 0 {
-		buf.Grow(int(r.ContentLength))
-	}
-	if _, err := buf.ReadFrom(r.Body); err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return nil, &dialects.Error{Class: producer.ClassTooLarge, Message: fmt.Sprintf("request body over %d bytes", mbe.Limit), Err: err}
-		}
-		return nil, &dialects.Error{Class: producer.ClassBadRequest, Message: "reading request body failed", Err: err}
-	}
-	return buf.Bytes(), nil
 }
 
 type metadata struct {

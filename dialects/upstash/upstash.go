@@ -45,7 +45,6 @@
 package upstash
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"net/http"
@@ -114,7 +113,7 @@ func (Upstash) Decode(r *http.Request, lim dialects.Limits) (*dialects.Request, 
 			return nil, dialects.Errorf(producer.ClassBadRequest, "invalid escape in the topic")
 		}
 	}
-	body, err := readBody(r)
+	body, err := dialects.ReadBody(r)
 	if err != nil {
 		return nil, err
 	}
@@ -148,21 +147,6 @@ func parsePath(p string) (topic, message string, segments int, ok bool) {
 		return "", "", 0, false
 	}
 	return topic, message, 2, true
-}
-
-func readBody(r *http.Request) ([]byte, error) {
-	var buf bytes.Buffer
-	if r.ContentLength > 0 {
-		buf.Grow(int(r.ContentLength))
-	}
-	if _, err := buf.ReadFrom(r.Body); err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return nil, &dialects.Error{Class: producer.ClassTooLarge, Message: fmt.Sprintf("request body over %d bytes", mbe.Limit), Err: err}
-		}
-		return nil, &dialects.Error{Class: producer.ClassBadRequest, Message: "reading request body failed", Err: err}
-	}
-	return buf.Bytes(), nil
 }
 
 type metadata struct {
