@@ -3,6 +3,7 @@ package producer
 import (
 	"context"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -28,6 +29,11 @@ type Client struct {
 	// limits, franz-go therefore never blocks a caller.
 	records atomic.Int64
 	bytes   atomic.Int64
+
+	queueMu sync.RWMutex // Start holds it shared while sending to queue; Close closes queue under it
+	queue   chan *Pending
+	workers sync.WaitGroup
+	idle    atomic.Int32 // workers waiting on queue
 }
 
 // New creates a client for cfg. Extra franz-go options (a logger, hooks) are
@@ -50,6 +56,7 @@ func New(cfg Config, extra ...kgo.Opt) (*Client, error) {
 		}
 		opts = append(opts, kgo.SeedBrokers(c.embedded.ListenAddrs()...))
 	}
+	opts = append(opts, kgo.WithHooks(c))
 	c.kc, err = kgo.NewClient(append(opts, extra...)...)
 	if err != nil {
 		if c.embedded != nil {
@@ -58,6 +65,10 @@ func New(cfg Config, extra ...kgo.Opt) (*Client, error) {
 		return nil, fmt.Errorf("creating kafka client: %w", err)
 	}
 	c.meta = newMetadataCache(c.kc, cfg.AllowAutoTopicCreation || cfg.Embedded)
+	c.queue = make(chan *Pending, 1024)
+	c.idle.Store(1)
+	c.workers.Add(1)
+	go c.worker(c.queue)
 	return c, nil
 }
 
@@ -88,86 +99,196 @@ func (c *Client) EmbeddedAddrs() []string {
 // every record gets ErrTimeout; those not yet acknowledged may still be
 // written.
 func (c *Client) Produce(ctx context.Context, msgs []Message) ([]Result, error) {
-	results := make([]Result, len(msgs))
-	if len(msgs) == 0 {
-		return results, nil
+	p, err := c.Start(msgs)
+	if err != nil {
+		return nil, err
 	}
-	size := messagesSize(msgs)
-	if !c.admit(int64(len(msgs)), size) {
-		return nil, ErrOverloaded
-	}
-	if c.cfg.DeliveryTimeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, c.cfg.DeliveryTimeout)
-		defer cancel()
-	}
-	if _, ok := ctx.Deadline(); !ok {
-		c.produce(msgs, results, size)
-		return results, nil
-	}
-	// The results slice is handed over to the goroutine; on timeout the
-	// caller gets a fresh one and the goroutine's answers are dropped.
-	done := make(chan struct{})
-	go func() {
-		c.produce(msgs, results, size)
-		close(done)
-	}()
-	select {
-	case <-done:
-		return results, nil
-	case <-ctx.Done():
-		timedOut := make([]Result, len(msgs))
-		for i := range timedOut {
-			timedOut[i] = Result{Partition: -1, Offset: -1, Err: ErrTimeout}
-		}
-		return timedOut, nil
-	}
+	return p.Wait(ctx), nil
 }
 
-func (c *Client) produce(msgs []Message, results []Result, size int64) {
-	defer c.release(int64(len(msgs)), size)
-	recs := make([]kgo.Record, len(msgs))
-	ptrs := make([]*kgo.Record, len(msgs))
+// Start hands msgs to the client and returns at once; the Pending reports
+// their results. If the whole batch cannot be admitted, because the buffer
+// is full, it returns ErrOverloaded and produces nothing. msgs must not be
+// modified until the Pending is done.
+func (c *Client) Start(msgs []Message) (*Pending, error) {
+	p := &Pending{Context: context.Background(), msgs: msgs, timeout: c.cfg.DeliveryTimeout, done: make(chan struct{})}
+	if len(msgs) == 0 {
+		close(p.done)
+		return p, nil
+	}
+	p.size = messagesSize(msgs)
+	if !c.admit(int64(len(msgs)), p.size) {
+		return nil, ErrOverloaded
+	}
+	p.recs = make([]kgo.Record, len(msgs))
 	for i := range msgs {
 		m := &msgs[i]
-		recs[i] = kgo.Record{
+		p.recs[i] = kgo.Record{
 			Topic:     m.Topic,
 			Partition: m.Partition,
 			Key:       m.Key,
 			Value:     m.Value,
 			Headers:   m.Headers,
 			Timestamp: m.Timestamp,
-		}
-		ptrs[i] = &recs[i]
-	}
-	// ProduceSync stops lingering on the partitions it touched once every
-	// record is buffered: a synchronous caller never waits out the linger,
-	// while concurrent callers still share batches.
-	for _, pr := range c.kc.ProduceSync(context.Background(), ptrs...) {
-		if pr.Err != nil {
-			i := indexOf(recs, pr.Record)
-			results[i].Err = explicitPartitionErr(msgs[i].Partition, pr.Err)
+			Context:   p, // never cancelled; carries p to OnProduceRecordUnbuffered
 		}
 	}
-	for i := range recs {
-		if results[i].Err != nil {
-			results[i].Partition, results[i].Offset = -1, -1
+	p.left.Store(int64(len(msgs)))
+	c.queueMu.RLock()
+	defer c.queueMu.RUnlock()
+	if c.queue == nil {
+		c.release(int64(len(msgs)), p.size)
+		return nil, fmt.Errorf("producing: %w", kgo.ErrClientClosed)
+	}
+	c.queue <- p
+	return p, nil
+}
+
+// Pending is a batch of records on its way to Kafka. It is the Context of
+// its records, so that the client's hook finds it; it is never cancelled.
+type Pending struct {
+	context.Context
+
+	msgs    []Message
+	recs    []kgo.Record
+	size    int64
+	timeout time.Duration
+	left    atomic.Int64 // records not yet acknowledged or failed
+
+	mu     sync.Mutex
+	failed map[*kgo.Record]error
+
+	results []Result
+	done    chan struct{}
+}
+
+// Done is closed once every record is acknowledged or failed.
+func (p *Pending) Done() <-chan struct{} { return p.done }
+
+// Results are the records' results, in order. Call it only after Done.
+func (p *Pending) Results() []Result { return p.results }
+
+// Wait waits for the results, as long as ctx and the client's
+// DeliveryTimeout allow. If the wait ends first every record gets
+// ErrTimeout; those not yet acknowledged may still be written, and Done and
+// Results still tell their real outcome.
+func (p *Pending) Wait(ctx context.Context) []Result {
+	select {
+	case <-p.done:
+		return p.results
+	default:
+	}
+	var expired <-chan time.Time
+	if p.timeout > 0 {
+		t := time.NewTimer(p.timeout)
+		defer t.Stop()
+		expired = t.C
+	}
+	select {
+	case <-p.done:
+		return p.results
+	case <-ctx.Done():
+	case <-expired:
+	}
+	timedOut := make([]Result, len(p.msgs))
+	for i := range timedOut {
+		timedOut[i] = Result{Partition: -1, Offset: -1, Err: ErrTimeout}
+	}
+	return timedOut
+}
+
+// OnProduceRecordUnbuffered implements kgo.HookProduceRecordUnbuffered: it
+// finishes a record of a Pending, and the Pending with its last record,
+// whatever the other records produced with it are waiting for.
+func (c *Client) OnProduceRecordUnbuffered(r *kgo.Record, err error) {
+	p, ok := r.Context.(*Pending)
+	if !ok {
+		return
+	}
+	if err != nil {
+		p.mu.Lock()
+		if p.failed == nil {
+			p.failed = make(map[*kgo.Record]error)
+		}
+		p.failed[r] = err
+		p.mu.Unlock()
+	}
+	if p.left.Add(-1) > 0 {
+		return
+	}
+	p.mu.Lock() // pairs with the writers of failed
+	defer p.mu.Unlock()
+	p.results = make([]Result, len(p.recs))
+	for i := range p.recs {
+		r := &p.recs[i]
+		if err, bad := p.failed[r]; bad {
+			p.results[i] = Result{Partition: -1, Offset: -1, Err: explicitPartitionErr(p.msgs[i].Partition, err)}
 			continue
 		}
-		results[i] = Result{Partition: recs[i].Partition, Offset: recs[i].Offset, Timestamp: recs[i].Timestamp}
+		p.results[i] = Result{Partition: r.Partition, Offset: r.Offset, Timestamp: r.Timestamp}
+	}
+	p.recs = nil
+	c.release(int64(len(p.msgs)), p.size)
+	close(p.done)
+}
+
+// worker hands what Start queues to franz-go, in rounds: each round takes
+// every Pending waiting (up to maxRound records) and produces them with one
+// ProduceSync. Requests that arrive together share franz-go's per-call work,
+// and ProduceSync stops lingering on the partitions it touched once every
+// record is buffered, so no caller waits out the linger while concurrent
+// callers still share record batches. A Pending finishes with its own last
+// record (OnProduceRecordUnbuffered), not with its round, so a slow
+// partition delays only the requests that wrote to it.
+//
+// The pool is elastic: a worker about to wait on a round starts another if
+// none would be left idle, so rounds stuck on a slow partition never stop
+// the queue from draining; surplus workers exit once their round is done.
+func (c *Client) worker(queue <-chan *Pending) {
+	defer c.workers.Done()
+	var ptrs []*kgo.Record
+	for first := range queue {
+		ptrs = appendPtrs(ptrs[:0], first.recs)
+	more:
+		for len(ptrs) < maxRound {
+			select {
+			case p, ok := <-queue:
+				if !ok {
+					break more
+				}
+				ptrs = appendPtrs(ptrs, p.recs)
+			default:
+				break more
+			}
+		}
+		if c.idle.Add(-1) == 0 {
+			c.idle.Add(1)
+			c.workers.Add(1)
+			go c.worker(queue)
+		}
+		c.kc.ProduceSync(context.Background(), ptrs...)
+		clear(ptrs) // drop references to finished requests
+		if c.idle.Add(1) > maxIdleWorkers {
+			c.idle.Add(-1)
+			return
+		}
 	}
 }
 
-// indexOf finds r in recs. It runs only for failed records, so a linear scan
-// costs nothing on the path that matters.
-func indexOf(recs []kgo.Record, r *kgo.Record) int {
+func appendPtrs(ptrs []*kgo.Record, recs []kgo.Record) []*kgo.Record {
 	for i := range recs {
-		if &recs[i] == r {
-			return i
-		}
+		ptrs = append(ptrs, &recs[i])
 	}
-	panic("producer: promise for a record that was not produced")
+	return ptrs
 }
+
+const (
+	// maxRound bounds the records of one round; a larger batch still goes
+	// out whole, in a round of its own.
+	maxRound = 10000
+	// maxIdleWorkers is how many workers wait for work between bursts.
+	maxIdleWorkers = 4
+)
 
 // explicitPartitionErr classifies franz-go's refusal of an out-of-range
 // explicit partition (one that metadata checks had not caught) as such: it
@@ -220,19 +341,36 @@ func (c *Client) Ping(ctx context.Context) error {
 	return nil
 }
 
-// Close flushes what is buffered, bounded by ctx, then closes the client and
-// the embedded broker, if any. Records still buffered when ctx ends fail
-// with kgo.ErrClientClosed.
+// Close stops accepting records, waits for those queued or buffered to be
+// acknowledged, bounded by ctx, then closes the client and the embedded
+// broker, if any. Records still unacknowledged when ctx ends fail with
+// kgo.ErrClientClosed.
 func (c *Client) Close(ctx context.Context) error {
-	err := c.kc.Flush(ctx)
+	c.queueMu.Lock()
+	if c.queue != nil {
+		close(c.queue)
+		c.queue = nil
+	}
+	c.queueMu.Unlock()
+	// Workers return once their rounds are acknowledged, so waiting for
+	// them flushes everything queued or buffered.
+	flushed := make(chan struct{})
+	go func() {
+		c.workers.Wait()
+		close(flushed)
+	}()
+	var err error
+	select {
+	case <-flushed:
+	case <-ctx.Done():
+		err = fmt.Errorf("flushing before close: %w", ctx.Err())
+	}
 	c.kc.Close()
+	<-flushed
 	if c.embedded != nil {
 		c.embedded.Close()
 	}
-	if err != nil {
-		return fmt.Errorf("flushing before close: %w", err)
-	}
-	return nil
+	return err
 }
 
 // DefaultTimeout bounds administrative calls (metadata) made on behalf of a

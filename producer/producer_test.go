@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -434,3 +435,120 @@ func readAll(t *testing.T, c *kfake.Cluster, topic string, want int) map[string]
 	}
 	return out
 }
+
+// A partition whose leader is stuck delays only the requests that wrote to
+// it: requests to other partitions keep finishing (they may share franz-go
+// rounds with the stuck ones), and the stuck request finishes when its
+// broker answers.
+func TestSlowPartitionDelaysOnlyItsRequests(t *testing.T) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(2), kfake.SeedTopics(2, "split"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	if c.LeaderFor("split", 0) == c.LeaderFor("split", 1) {
+		other := (c.LeaderFor("split", 0) + 1) % 2
+		if err := c.MoveTopicPartition("split", 1, other); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stuck := c.LeaderFor("split", 0)
+	release := make(chan struct{})
+	var sleeping atomic.Int32
+	c.ControlKey(int16(kmsg.Produce), func(kmsg.Request) (kmsg.Response, error, bool) {
+		c.KeepControl()
+		if c.CurrentNode() == stuck {
+			sleeping.Add(1)
+			c.SleepControl(func() { <-release })
+		}
+		return nil, nil, false
+	})
+	cl := newClient(t, c, nil)
+
+	slow := make(chan []Result, 1)
+	go func() {
+		res, _ := cl.Produce(context.Background(), []Message{{Topic: "split", Partition: 0, Value: []byte("slow")}})
+		slow <- res
+	}()
+	for sleeping.Load() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	// Many requests to the healthy partition, several at a time, all
+	// while partition 0 is stuck: more than the idle workers, so the pool
+	// must grow rather than stall.
+	var g errgroup
+	for i := range 40 {
+		g.Go(func() error {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			res, err := cl.Produce(ctx, []Message{{Topic: "split", Partition: 1, Value: []byte(strconv.Itoa(i))}})
+			if err != nil {
+				return err
+			}
+			return res[0].Err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		t.Fatalf("a request to the healthy partition failed while another partition was stuck: %v", err)
+	}
+	select {
+	case res := <-slow:
+		t.Fatalf("the stuck partition's request finished early: %+v", res)
+	default:
+	}
+	close(release)
+	if res := <-slow; res[0].Err != nil || res[0].Partition != 0 {
+		t.Fatalf("stuck request after release: %+v", res[0])
+	}
+}
+
+// Close is bounded by its context even when the broker never answers, and
+// every record still waiting then fails instead of hanging its caller.
+func TestCloseBoundedWhenBrokerHangs(t *testing.T) {
+	c := newCluster(t, 1, "hang")
+	release := make(chan struct{})
+	defer close(release)
+	var seen atomic.Int32
+	slowProduce(c, release, &seen)
+	cfg := DefaultConfig()
+	cfg.Brokers = c.ListenAddrs()
+	cl, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := cl.Start([]Message{{Topic: "hang", Partition: -1, Value: []byte("never")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	if err := cl.Close(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("close: got %v, want the flush to give up at the deadline", err)
+	}
+	<-p.Done()
+	if res := p.Results(); !errors.Is(res[0].Err, kgo.ErrClientClosed) {
+		t.Fatalf("record left at close: got %v, want ErrClientClosed", res[0].Err)
+	}
+	if _, err := cl.Start([]Message{{Topic: "hang", Value: []byte("after")}}); !errors.Is(err, kgo.ErrClientClosed) {
+		t.Fatalf("start after close: got %v", err)
+	}
+}
+
+// errgroup is the part of x/sync/errgroup these tests need.
+type errgroup struct {
+	wg    sync.WaitGroup
+	once  sync.Once
+	first error
+}
+
+func (g *errgroup) Go(f func() error) {
+	g.wg.Add(1)
+	go func() {
+		defer g.wg.Done()
+		if err := f(); err != nil {
+			g.once.Do(func() { g.first = err })
+		}
+	}()
+}
+
+func (g *errgroup) Wait() error { g.wg.Wait(); return g.first }
