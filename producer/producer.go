@@ -111,7 +111,8 @@ func (c *Client) Produce(ctx context.Context, msgs []Message) ([]Result, error) 
 // is full, it returns ErrOverloaded and produces nothing. msgs must not be
 // modified until the Pending is done.
 func (c *Client) Start(msgs []Message) (*Pending, error) {
-	p := &Pending{Context: context.Background(), msgs: msgs, timeout: c.cfg.DeliveryTimeout, done: make(chan struct{})}
+	p := &Pending{msgs: msgs, timeout: c.cfg.DeliveryTimeout, done: make(chan struct{})}
+	p.ctx = recordContext{Context: context.Background(), p: p}
 	if len(msgs) == 0 {
 		close(p.done)
 		return p, nil
@@ -130,7 +131,7 @@ func (c *Client) Start(msgs []Message) (*Pending, error) {
 			Value:     m.Value,
 			Headers:   m.Headers,
 			Timestamp: m.Timestamp,
-			Context:   p, // never cancelled; carries p to OnProduceRecordUnbuffered
+			Context:   &p.ctx,
 		}
 	}
 	p.left.Store(int64(len(msgs)))
@@ -144,11 +145,9 @@ func (c *Client) Start(msgs []Message) (*Pending, error) {
 	return p, nil
 }
 
-// Pending is a batch of records on its way to Kafka. It is the Context of
-// its records, so that the client's hook finds it; it is never cancelled.
+// Pending is a batch of records on its way to Kafka.
 type Pending struct {
-	context.Context
-
+	ctx     recordContext
 	msgs    []Message
 	recs    []kgo.Record
 	size    int64
@@ -160,6 +159,13 @@ type Pending struct {
 
 	results []Result
 	done    chan struct{}
+}
+
+// recordContext is the Context of a Pending's records: never cancelled, it
+// carries the Pending to OnProduceRecordUnbuffered.
+type recordContext struct {
+	context.Context
+	p *Pending
 }
 
 // Done is closed once every record is acknowledged or failed.
@@ -201,10 +207,11 @@ func (p *Pending) Wait(ctx context.Context) []Result {
 // finishes a record of a Pending, and the Pending with its last record,
 // whatever the other records produced with it are waiting for.
 func (c *Client) OnProduceRecordUnbuffered(r *kgo.Record, err error) {
-	p, ok := r.Context.(*Pending)
+	rc, ok := r.Context.(*recordContext)
 	if !ok {
 		return
 	}
+	p := rc.p
 	if err != nil {
 		p.mu.Lock()
 		if p.failed == nil {
