@@ -1,0 +1,342 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strconv"
+)
+
+// kind is how a scenario is loaded.
+type kind int
+
+const (
+	kindRespond    kind = iota // wrk against Caddy's respond
+	kindKafkaSync              // franz-go ProduceSync from 64 goroutines
+	kindKafkaAsync             // franz-go async Produce from one goroutine
+	kindGateway                // wrk against a kafka_rest route, with the prober
+	kindStream                 // one confluent_v3 streaming connection
+)
+
+// scenario is one line of the table.
+type scenario struct {
+	name    string
+	kind    kind
+	dialect *dialect // gateway and stream scenarios
+	conns   int      // connections (goroutines for kafka-sync)
+	records int      // records per request
+	ceiling string   // the scenario this one is a ratio of, if any
+}
+
+// bulk reports whether the scenario's requests carry many records.
+func (sc *scenario) bulk() bool { return sc.records > 1 }
+
+var defaultConns = []int{64, 256}
+
+const (
+	bulkRecords = 1000
+	valueSize   = 100
+	syncWorkers = 64
+)
+
+// allScenarios lists every scenario in run order: each ceiling runs right
+// before the scenarios measured against it, so that a ratio compares
+// measurements minutes apart at most, even on a machine whose load drifts.
+func allScenarios(conns []int, bulkConns, bulk int) []*scenario {
+	var out []*scenario
+	for _, c := range conns {
+		respond := fmt.Sprintf("respond-c%d", c)
+		out = append(out, &scenario{name: respond, kind: kindRespond, dialect: dialectWebhook, conns: c, records: 1})
+		for _, d := range dialectList {
+			out = append(out, &scenario{name: fmt.Sprintf("%s-c%d", d.name, c), kind: kindGateway, dialect: d,
+				conns: c, records: 1, ceiling: respond})
+		}
+	}
+	out = append(out,
+		&scenario{name: fmt.Sprintf("kafka-sync-g%d", syncWorkers), kind: kindKafkaSync, conns: syncWorkers, records: 1},
+		&scenario{name: "kafka-async", kind: kindKafkaAsync, conns: 1, records: 1},
+	)
+	for _, d := range []*dialect{dialectWebhook, dialectConfluentV2, dialectConfluentV3} {
+		out = append(out, &scenario{name: fmt.Sprintf("%s-%s-%d", d.name, d.bulkName, bulk), kind: kindGateway, dialect: d,
+			conns: bulkConns, records: bulk, ceiling: "kafka-async"})
+	}
+	out = append(out, &scenario{name: "confluent_v3-stream", kind: kindStream, dialect: dialectConfluentV3,
+		conns: 1, records: 1, ceiling: "kafka-async"})
+	return out
+}
+
+// ack is where Kafka acknowledged a record.
+type ack struct {
+	partition int32
+	offset    int64
+}
+
+// dialect is how one dialect is configured, spoken to and answered by.
+type dialect struct {
+	name     string
+	bulkName string // the bulk scenario's name part, "" if the dialect has none
+	// route is the site block's kafka_rest directive for topic; bulk for
+	// the route of the bulk scenario.
+	route   func(topic string, bulk bool) string
+	path    func(topic string) string
+	headers map[string]string
+	// body is a request carrying values (one, or many when bulk).
+	body func(values [][]byte, bulk bool) []byte
+	// parse reads the acknowledgements of a 2xx answer, in record order.
+	parse func(body []byte) ([]ack, error)
+}
+
+const clusterID = "loadtest"
+
+var (
+	dialectWebhook = &dialect{
+		name:     "webhook",
+		bulkName: "ndjson",
+		route: func(topic string, bulk bool) string {
+			split := ""
+			if bulk {
+				split = "\n\t\tsplit lines"
+			}
+			return fmt.Sprintf("kafka_rest /ingest webhook {\n\t\ttopic %s%s\n\t}", topic, split)
+		},
+		path:    func(string) string { return "/ingest" },
+		headers: map[string]string{"Content-Type": "application/json"},
+		body: func(values [][]byte, bulk bool) []byte {
+			if !bulk {
+				return values[0]
+			}
+			return append(bytes.Join(values, []byte("\n")), '\n')
+		},
+		parse: parseTopicPartitionOffset,
+	}
+	dialectConfluentV2 = &dialect{
+		name:     "confluent_v2",
+		bulkName: "array",
+		route: func(topic string, _ bool) string {
+			return fmt.Sprintf("kafka_rest confluent_v2 {\n\t\ttopics %s\n\t}", topic)
+		},
+		path: func(topic string) string { return "/topics/" + topic },
+		headers: map[string]string{
+			"Content-Type": "application/vnd.kafka.json.v2+json",
+			"Accept":       "application/vnd.kafka.v2+json",
+		},
+		body: func(values [][]byte, _ bool) []byte {
+			b := []byte(`{"records":[`)
+			for i, v := range values {
+				if i > 0 {
+					b = append(b, ',')
+				}
+				b = append(b, `{"value":`...)
+				b = append(b, v...)
+				b = append(b, '}')
+			}
+			return append(b, "]}"...)
+		},
+		parse: func(body []byte) ([]ack, error) {
+			var resp struct {
+				Offsets []struct {
+					Partition *int32  `json:"partition"`
+					Offset    *int64  `json:"offset"`
+					ErrorCode *int    `json:"error_code"`
+					Error     *string `json:"error"`
+				} `json:"offsets"`
+			}
+			if err := json.Unmarshal(body, &resp); err != nil {
+				return nil, fmt.Errorf("answer is not v2 offsets: %w", err)
+			}
+			out := make([]ack, len(resp.Offsets))
+			for i, o := range resp.Offsets {
+				if o.ErrorCode != nil || o.Partition == nil || o.Offset == nil {
+					return nil, fmt.Errorf("record %d failed: error_code %v", i, deref(o.ErrorCode))
+				}
+				out[i] = ack{*o.Partition, *o.Offset}
+			}
+			return out, nil
+		},
+	}
+	dialectConfluentV3 = &dialect{
+		name:     "confluent_v3",
+		bulkName: "concat",
+		route: func(topic string, _ bool) string {
+			return fmt.Sprintf("kafka_rest confluent_v3 {\n\t\tcluster_id %s\n\t\ttopics %s\n\t}", clusterID, topic)
+		},
+		path:    func(topic string) string { return "/v3/clusters/" + clusterID + "/topics/" + topic + "/records" },
+		headers: map[string]string{"Content-Type": "application/json"},
+		body: func(values [][]byte, _ bool) []byte {
+			var b []byte
+			for i, v := range values {
+				if i > 0 {
+					b = append(b, '\n')
+				}
+				b = appendV3Record(b, v)
+			}
+			return b
+		},
+		parse: func(body []byte) ([]ack, error) {
+			dec := json.NewDecoder(bytes.NewReader(body))
+			var out []ack
+			for dec.More() {
+				var rep struct {
+					ErrorCode   int    `json:"error_code"`
+					Message     string `json:"message"`
+					PartitionID *int32 `json:"partition_id"`
+					Offset      *int64 `json:"offset"`
+				}
+				if err := dec.Decode(&rep); err != nil {
+					return nil, fmt.Errorf("answer is not v3 reports: %w", err)
+				}
+				if rep.ErrorCode != 200 || rep.PartitionID == nil || rep.Offset == nil {
+					return nil, fmt.Errorf("record %d failed: error_code %d %q", len(out), rep.ErrorCode, rep.Message)
+				}
+				out = append(out, ack{*rep.PartitionID, *rep.Offset})
+			}
+			return out, nil
+		},
+	}
+	dialectUpstash = &dialect{
+		name: "upstash",
+		route: func(topic string, _ bool) string {
+			return fmt.Sprintf("kafka_rest upstash {\n\t\ttopics %s\n\t}", topic)
+		},
+		path:    func(topic string) string { return "/produce/" + topic },
+		headers: map[string]string{"Content-Type": "application/json"},
+		body: func(values [][]byte, _ bool) []byte {
+			b := []byte{'['}
+			for i, v := range values {
+				if i > 0 {
+					b = append(b, ',')
+				}
+				b = append(b, `{"value":`...)
+				b = strconv.AppendQuote(b, string(v)) // values are ASCII: a JSON string too
+				b = append(b, '}')
+			}
+			b = append(b, ']')
+			if len(values) == 1 {
+				b = b[1 : len(b)-1] // one message, as Upstash's docs send it
+			}
+			return b
+		},
+		parse: parseTopicPartitionOffset,
+	}
+	dialectIBM = &dialect{
+		name: "ibm_event_streams",
+		route: func(topic string, _ bool) string {
+			return fmt.Sprintf("kafka_rest ibm_event_streams {\n\t\ttopics %s\n\t}", topic)
+		},
+		path: func(topic string) string { return "/topics/" + topic + "/records" },
+		// As the Event Streams producer guide's curl command sends it.
+		headers: map[string]string{"Content-Type": "text/plain", "Accept": "application/json"},
+		body:    func(values [][]byte, _ bool) []byte { return values[0] },
+		parse: func(body []byte) ([]ack, error) {
+			var resp struct {
+				Metadata *struct {
+					Partition *int32 `json:"partition"`
+					Offset    *int64 `json:"offset"`
+				} `json:"metadata"`
+			}
+			if err := json.Unmarshal(body, &resp); err != nil {
+				return nil, fmt.Errorf("answer is not Event Streams metadata: %w", err)
+			}
+			if resp.Metadata == nil || resp.Metadata.Partition == nil || resp.Metadata.Offset == nil {
+				return nil, errors.New("answer has no metadata.partition/offset")
+			}
+			return []ack{{*resp.Metadata.Partition, *resp.Metadata.Offset}}, nil
+		},
+	}
+	dialectList = []*dialect{dialectWebhook, dialectConfluentV2, dialectConfluentV3, dialectUpstash, dialectIBM}
+)
+
+func deref[T any](p *T) any {
+	if p == nil {
+		return nil
+	}
+	return *p
+}
+
+// appendV3Record appends a Confluent v3 produce record with a JSON value.
+func appendV3Record(b, v []byte) []byte {
+	b = append(b, `{"value":{"type":"JSON","data":`...)
+	b = append(b, v...)
+	return append(b, "}}"...)
+}
+
+// parseTopicPartitionOffset reads {topic, partition, offset, ...} or an
+// array of them (webhook, Upstash).
+func parseTopicPartitionOffset(body []byte) ([]ack, error) {
+	type meta struct {
+		Partition *int32 `json:"partition"`
+		Offset    *int64 `json:"offset"`
+	}
+	var metas []meta
+	if t := bytes.TrimSpace(body); len(t) > 0 && t[0] == '[' {
+		if err := json.Unmarshal(t, &metas); err != nil {
+			return nil, fmt.Errorf("answer is not an array of metadata: %w", err)
+		}
+	} else {
+		var m meta
+		if err := json.Unmarshal(t, &m); err != nil {
+			return nil, fmt.Errorf("answer is not metadata: %w", err)
+		}
+		metas = []meta{m}
+	}
+	out := make([]ack, len(metas))
+	for i, m := range metas {
+		if m.Partition == nil || m.Offset == nil {
+			return nil, fmt.Errorf("record %d: answer has no partition/offset", i)
+		}
+		out[i] = ack{*m.Partition, *m.Offset}
+	}
+	return out, nil
+}
+
+// Values are 100-byte JSON objects {"id":"<prefix><n>","pad":"<letters>"}:
+// a unique id for read-back, and random letters (the same 1,000 fillers in
+// every scenario) so that compression treats gateway and ceiling alike.
+var fillers = func() [bulkRecords][]byte {
+	var f [bulkRecords][]byte
+	r := rand.New(rand.NewPCG(7, 7))
+	for i := range f {
+		b := make([]byte, valueSize)
+		for j := range b {
+			b[j] = byte('a' + r.IntN(26))
+		}
+		f[i] = b
+	}
+	return f
+}()
+
+// appendValue appends the 100-byte value of record n with the given id
+// prefix. It panics if the id leaves no room for padding.
+func appendValue(b []byte, prefix string, n int64) []byte {
+	start := len(b)
+	b = append(b, `{"id":"`...)
+	b = append(b, prefix...)
+	b = appendPadded(b, n)
+	b = append(b, `","pad":"`...)
+	pad := valueSize - (len(b) - start) - 2
+	b = append(b, fillers[n%bulkRecords][:pad]...)
+	return append(b, `"}`...)
+}
+
+// appendPadded appends n in 10 digits, so that every value of a prefix has
+// the same layout.
+func appendPadded(b []byte, n int64) []byte {
+	var d [10]byte
+	for i := len(d) - 1; i >= 0; i-- {
+		d[i] = byte('0' + n%10)
+		n /= 10
+	}
+	return append(b, d[:]...)
+}
+
+// bulkValues are the values of the load's requests and of the Kafka
+// ceilings: records 0..999 of prefix "b-".
+var bulkValues = func() [][]byte {
+	v := make([][]byte, bulkRecords)
+	for i := range v {
+		v[i] = appendValue(nil, "b-", int64(i))
+	}
+	return v
+}()
