@@ -19,13 +19,12 @@
 package webhook
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"sort"
+	"strconv"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
@@ -113,43 +112,36 @@ func (wh *Webhook) Decode(r *http.Request, lim dialects.Limits) (*dialects.Reque
 	record := producer.Message{Topic: topic, Partition: -1, Key: key, Headers: headers}
 
 	if wh.Split != "lines" {
-		body, err := readBody(r)
+		body, err := dialects.ReadBody(r)
 		if err != nil {
 			return nil, err
 		}
 		record.Value = body
 		return &dialects.Request{Records: []producer.Message{record}}, nil
 	}
-	records, err := splitLines(r.Body, record, lim)
+	records, err := splitLines(r, record, lim)
 	if err != nil {
 		return nil, err
 	}
 	return &dialects.Request{Records: records, State: true}, nil
 }
 
-func readBody(r *http.Request) ([]byte, error) {
-	var buf bytes.Buffer
-	if r.ContentLength > 0 {
-		buf.Grow(int(r.ContentLength))
-	}
-	if _, err := buf.ReadFrom(r.Body); err != nil {
-		return nil, readErr(err)
-	}
-	return buf.Bytes(), nil
-}
-
 // splitLines makes one record per non-empty line, all sharing the template
 // record's topic, key and headers. It stops reading past lim.MaxRecords.
-func splitLines(body io.Reader, template producer.Message, lim dialects.Limits) ([]producer.Message, error) {
-	data, err := io.ReadAll(body)
+func splitLines(r *http.Request, template producer.Message, lim dialects.Limits) ([]producer.Message, error) {
+	data, err := dialects.ReadBody(r)
 	if err != nil {
-		return nil, readErr(err)
+		return nil, err
 	}
-	var records []producer.Message
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	sc.Buffer(nil, len(data)+1)
-	for sc.Scan() {
-		line := bytes.TrimSuffix(sc.Bytes(), []byte{'\r'})
+	records := make([]producer.Message, 0, min(bytes.Count(data, []byte{'\n'})+1, lim.MaxRecords))
+	for rest := data; len(rest) > 0; {
+		line := rest
+		if i := bytes.IndexByte(rest, '\n'); i >= 0 {
+			line, rest = rest[:i], rest[i+1:]
+		} else {
+			rest = nil
+		}
+		line = bytes.TrimSuffix(line, []byte{'\r'})
 		if len(bytes.TrimSpace(line)) == 0 {
 			continue
 		}
@@ -158,28 +150,15 @@ func splitLines(body io.Reader, template producer.Message, lim dialects.Limits) 
 				Message: fmt.Sprintf("%s (limit %d)", dialects.ErrTooManyRecords.Message, lim.MaxRecords), Err: dialects.ErrTooManyRecords}
 		}
 		rec := template
-		rec.Value = line // a slice of data, which lives as long as the records
+		// A slice of data, which lives as long as the records (not of a
+		// reader's buffer, which reading on would overwrite).
+		rec.Value = line[:len(line):len(line)]
 		records = append(records, rec)
 	}
 	if len(records) == 0 {
 		return nil, dialects.Errorf(producer.ClassBadRequest, "no records: the body has no non-empty line")
 	}
 	return records, nil
-}
-
-func readErr(err error) error {
-	var mbe *http.MaxBytesError
-	if errors.As(err, &mbe) {
-		return &dialects.Error{Class: producer.ClassTooLarge, Message: fmt.Sprintf("request body over %d bytes", mbe.Limit), Err: err}
-	}
-	return &dialects.Error{Class: producer.ClassBadRequest, Message: "reading request body failed", Err: err}
-}
-
-type metadata struct {
-	Topic     string `json:"topic"`
-	Partition int32  `json:"partition"`
-	Offset    int64  `json:"offset"`
-	Timestamp int64  `json:"timestamp"`
 }
 
 // Encode answers with the records' metadata: an object, or an array with
@@ -191,16 +170,35 @@ func (wh *Webhook) Encode(w http.ResponseWriter, r *http.Request, req *dialects.
 			return nil
 		}
 	}
+	// Written by hand: this runs once per record of every request.
+	var buf []byte
 	if req.State == nil {
-		res := results[0]
-		return dialects.WriteJSON(w, http.StatusOK, "application/json",
-			metadata{Topic: req.Records[0].Topic, Partition: res.Partition, Offset: res.Offset, Timestamp: res.Timestamp.UnixMilli()})
+		buf = appendMetadata(make([]byte, 0, 96), req.Records[0].Topic, results[0])
+	} else {
+		buf = make([]byte, 0, 16+len(results)*(80+len(req.Records[0].Topic)))
+		buf = append(buf, '[')
+		for i, res := range results {
+			if i > 0 {
+				buf = append(buf, ',')
+			}
+			buf = appendMetadata(buf, req.Records[i].Topic, res)
+		}
+		buf = append(buf, ']')
 	}
-	out := make([]metadata, len(results))
-	for i, res := range results {
-		out[i] = metadata{Topic: req.Records[i].Topic, Partition: res.Partition, Offset: res.Offset, Timestamp: res.Timestamp.UnixMilli()}
-	}
-	return dialects.WriteJSON(w, http.StatusOK, "application/json", out)
+	return dialects.WriteBody(w, http.StatusOK, "application/json", buf)
+}
+
+// appendMetadata appends {"topic","partition","offset","timestamp"}.
+func appendMetadata(buf []byte, topic string, res producer.Result) []byte {
+	buf = append(buf, `{"topic":`...)
+	buf = dialects.AppendString(buf, topic)
+	buf = append(buf, `,"partition":`...)
+	buf = strconv.AppendInt(buf, int64(res.Partition), 10)
+	buf = append(buf, `,"offset":`...)
+	buf = strconv.AppendInt(buf, res.Offset, 10)
+	buf = append(buf, `,"timestamp":`...)
+	buf = strconv.AppendInt(buf, res.Timestamp.UnixMilli(), 10)
+	return append(buf, '}')
 }
 
 // WriteError writes {"error": "...", "status": N}.
