@@ -112,7 +112,9 @@ func (m *metadataCache) lookup(ctx context.Context, topic string) (int32, error)
 		}
 		rt := resp.Topics[0]
 		err = kerr.ErrorForCode(rt.ErrorCode)
-		if err == kerr.UnknownTopicOrPartition {
+		// With automatic creation, Kafka (4.1) answers the request that
+		// triggers it with UNKNOWN_TOPIC_OR_PARTITION: ask again.
+		if err == kerr.UnknownTopicOrPartition && (!m.autoCreate || attempt == 10) {
 			return 0, ErrUnknownTopic
 		}
 		if err == nil || len(rt.Partitions) > 0 {

@@ -11,7 +11,10 @@
 # so callers can `eval "$(.ci/kafka/start.sh)"` or `.ci/kafka/start.sh >> "$GITHUB_ENV"`.
 #
 # Knobs (env): KAFKA_VERSION, KAFKA_PORT, KAFKA_CONTROLLER_PORT,
-# KAFKA_CACHE_DIR, KAFKA_DATA_DIR, KAFKA_START_TIMEOUT (seconds).
+# KAFKA_CACHE_DIR, KAFKA_DATA_DIR, KAFKA_START_TIMEOUT (seconds),
+# KAFKA_KEEP_DATA=1 (restart on the data dir of a broker that was stopped or
+# killed, instead of a fresh cluster), KAFKA_AUTO_CREATE_TOPICS=true (the
+# broker's auto.create.topics.enable; default false).
 # Stop with .ci/kafka/stop.sh (same env).
 set -euo pipefail
 
@@ -23,6 +26,8 @@ KAFKA_CACHE_DIR=${KAFKA_CACHE_DIR:-$HOME/.cache/caddy-kafka}
 # Derived from the port (not mktemp) so stop.sh can find it without shared state.
 KAFKA_DATA_DIR=${KAFKA_DATA_DIR:-${TMPDIR:-/tmp}/caddy-kafka-ci-$KAFKA_PORT}
 KAFKA_START_TIMEOUT=${KAFKA_START_TIMEOUT:-90}
+KAFKA_KEEP_DATA=${KAFKA_KEEP_DATA:-}
+KAFKA_AUTO_CREATE_TOPICS=${KAFKA_AUTO_CREATE_TOPICS:-false}
 
 libs=$KAFKA_CACHE_DIR/kafka-$KAFKA_VERSION/libs
 pidfile=$KAFKA_DATA_DIR/kafka.pid
@@ -75,9 +80,15 @@ if [ ! -f "$libs/.complete" ]; then
 fi
 
 # --- config ------------------------------------------------------------------
-# Always start from an empty data dir: tests want a clean cluster and a stale
+# Start from an empty data dir: tests want a clean cluster and a stale
 # meta.properties with another cluster id would make the broker refuse to start.
-rm -rf "$KAFKA_DATA_DIR"
+# With KAFKA_KEEP_DATA=1 an already formatted data dir is kept (a restart).
+keep=
+if [ -n "$KAFKA_KEEP_DATA" ] && [ -f "$KAFKA_DATA_DIR/logs/meta.properties" ]; then
+  keep=1
+else
+  rm -rf "$KAFKA_DATA_DIR"
+fi
 mkdir -p "$KAFKA_DATA_DIR/logs"
 
 cat >"$KAFKA_DATA_DIR/server.properties" <<EOF
@@ -93,7 +104,7 @@ inter.broker.listener.name=PLAINTEXT
 log.dirs=$KAFKA_DATA_DIR/logs
 num.partitions=3
 # Tests create their topics explicitly; typos should fail, not auto-create.
-auto.create.topics.enable=false
+auto.create.topics.enable=$KAFKA_AUTO_CREATE_TOPICS
 # Single node: internal topics cannot have RF 3. Few partitions keep the first
 # consumer-group/transaction call fast (defaults are 50 partitions).
 offsets.topic.replication.factor=1
@@ -135,13 +146,15 @@ jvm=(java -Xms256m -Xmx512m -XX:+UseG1GC -Djava.awt.headless=true
 # A cluster id is just 16 random bytes in URL-safe base64; generating it here
 # saves a JVM start for `StorageTool random-uuid`. Like Kafka's own
 # Uuid.randomUuid(), reject a leading '-', which the CLI would take for a flag.
-cluster_id=-
-while [[ $cluster_id == -* ]]; do
-  cluster_id=$(head -c16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')
-done
-"${jvm[@]}" kafka.tools.StorageTool format -t "$cluster_id" \
-  -c "$KAFKA_DATA_DIR/server.properties" >"$KAFKA_DATA_DIR/format.log" 2>&1 ||
-  { cat "$KAFKA_DATA_DIR/format.log" >&2; die "storage format failed"; }
+if [ -z "$keep" ]; then
+  cluster_id=-
+  while [[ $cluster_id == -* ]]; do
+    cluster_id=$(head -c16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')
+  done
+  "${jvm[@]}" kafka.tools.StorageTool format -t "$cluster_id" \
+    -c "$KAFKA_DATA_DIR/server.properties" >"$KAFKA_DATA_DIR/format.log" 2>&1 ||
+    { cat "$KAFKA_DATA_DIR/format.log" >&2; die "storage format failed"; }
+fi
 
 start=$SECONDS
 # All fds redirected so `$(start.sh)` callers don't hang on the broker's stdout.
