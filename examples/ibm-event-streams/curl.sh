@@ -3,6 +3,8 @@
 # Caddyfile, then a keyed record with headers, a JSON record and a refused
 # topic. Start the gateway first:
 #   go run ./cmd/caddy run --config examples/ibm-event-streams/Caddyfile
+# Lines starting with "# =>" show the expected output on a fresh broker ("..."
+# stands for anything); .ci/examples checks them.
 set -eu
 
 API_KEY=${API_KEY:-orders-demo-key-3b8f1e2a9c7d4f6051e2}
@@ -21,6 +23,7 @@ fi
 # The guide's command, as is.
 curl -v -X POST -H "Authorization: Bearer $API_KEY" -H "Content-Type: text/plain" -H "Accept: application/json" -d 'test message' "$@" "$ENDPOINT/topics/orders-1/records"
 echo
+# => {"metadata":{"topic":"orders-1","timestamp":"...","partition":...,"offset":0}}
 
 # A binary key (base16) and two headers (values base16): key bytes 0x0a 0x0b,
 # headers colour=rdc and size=formidable.
@@ -28,13 +31,16 @@ curl -sS -X POST -H "Authorization: Bearer $API_KEY" -H "Content-Type: applicati
 	-d '{"order":42}' "$@" \
 	"$ENDPOINT/topics/orders-1/records?key=0a0b&keyType=binary&headers=colour:726463,size:666f726d696461626c65"
 echo
+# => {"metadata":{"topic":"orders-1","timestamp":"...","partition":...,"offset":...}}
 
 # A text key, and HTTP Basic with the user "token" as IBM also accepts.
 curl -sS -X POST -u "token:$API_KEY" -H "Content-Type: text/plain" -d 'keyed' "$@" \
 	"$ENDPOINT/topics/orders-1/records?key=customer-7"
 echo
+# => {"metadata":{"topic":"orders-1","timestamp":"...","partition":...,"offset":...}}
 
 # The orders key may not write to payments-1: 401 in Event Streams' error body.
 curl -sS -X POST -H "Authorization: Bearer $API_KEY" -H "Content-Type: text/plain" -d 'refused' "$@" \
 	"$ENDPOINT/topics/payments-1/records"
 echo
+# => {"error_code":401,"message":"Unauthorized to produce to this topic","error":{"error_code":401,"message":"Unauthorized to produce to this topic","topic":"payments-1","incident":"..."}}
