@@ -2,7 +2,9 @@ package webhook_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/caddy-kafka/caddy-kafka/internal/gatewaytest"
@@ -44,5 +46,43 @@ func TestWebhookSingleRecord(t *testing.T) {
 	}
 	if r.Timestamp.UnixMilli() != md.Timestamp {
 		t.Fatalf("timestamp %d, answered %d", r.Timestamp.UnixMilli(), md.Timestamp)
+	}
+}
+
+// TestWebhookSplitLinesLargeBody is the regression test of a bug the fuzz
+// target found: the records of split lines were slices of a bufio.Scanner's
+// buffer, which the scanner overwrites as it reads on, so a body over 4 KiB
+// (or one whose last line has no newline) was acknowledged with records
+// holding other lines' bytes.
+func TestWebhookSplitLinesLargeBody(t *testing.T) {
+	g := gatewaytest.New(t, gatewaytest.Options{
+		Topics: map[string]int32{"logs": 1},
+		Site: `kafka_rest webhook {
+			topic {topic.logs}
+			split lines
+		}`,
+	})
+	var body strings.Builder
+	var want []string
+	for i := range 200 {
+		line := fmt.Sprintf(`{"n":%d,"pad":"%s"}`, i, strings.Repeat("x", i%50))
+		want = append(want, line)
+		body.WriteString(line)
+		if i < 199 { // the last line without a newline
+			body.WriteString("\r\n")
+		}
+	}
+	resp, out := g.Do(t, http.MethodPost, "/", nil, body.String())
+	if resp.StatusCode != 200 {
+		t.Fatalf("status %d: %s", resp.StatusCode, out)
+	}
+	recs := g.Records(t, "logs", len(want))
+	if len(recs) != len(want) {
+		t.Fatalf("got %d records, want %d", len(recs), len(want))
+	}
+	for i, r := range recs {
+		if string(r.Value) != want[i] {
+			t.Fatalf("record %d is %q, want %q", i, r.Value, want[i])
+		}
 	}
 }
