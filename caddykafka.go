@@ -1,6 +1,7 @@
 // Package caddykafka is a Caddy plugin that turns REST requests into Kafka
 // records. Importing it registers every module: the kafka app, the kafka_rest
-// handler and its dialects, so that
+// handler and its dialects, the kafka_ready handler, the admin endpoint and
+// the api_key authentication provider, so that
 //
 //	xcaddy build --with github.com/caddy-kafka/caddy-kafka
 //

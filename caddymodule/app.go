@@ -90,7 +90,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 			a.logger.Debug("reusing kafka client", zap.String("cluster", name))
 		}
 	}
-	return nil
+	return a.registerMetrics(ctx)
 }
 
 func (a *App) newClient(name string, cl Cluster) (*pooledClient, error) {
@@ -102,14 +102,15 @@ func (a *App) newClient(name string, cl Cluster) (*pooledClient, error) {
 	if cfg.Embedded {
 		logger.Warn("EMBEDDED KAFKA BROKER: records are kept in memory only and are LOST when Caddy stops or this cluster's config changes; use it to try the gateway, never in production")
 	}
-	c, err := producer.New(cfg, kgo.WithLogger(kzap.New(logger.Named("franz"))))
+	obs := newClientObs(name, cl, logger)
+	c, err := producer.New(cfg, kgo.WithLogger(kzap.New(logger.Named("franz"))), kgo.WithHooks(obs.kprom))
 	if err != nil {
 		return nil, err
 	}
 	if cfg.Embedded {
 		logger.Info("embedded kafka broker listening", zap.Strings("addrs", c.EmbeddedAddrs()))
 	}
-	return &pooledClient{Client: c, name: name, brokers: cl.Brokers, logger: logger}, nil
+	return &pooledClient{Client: c, name: name, brokers: cl.Brokers, logger: logger, obs: obs}, nil
 }
 
 // poolKey identifies a cluster's client by name and expanded configuration.
@@ -133,18 +134,13 @@ func (a *App) Validate() error {
 	return nil
 }
 
-// Start checks connectivity without blocking startup: an unreachable cluster
-// is logged, and requests to it fail with the dialect's unavailable answer
-// until it answers.
+// Start starts each client's health checks (once per client: a client
+// kept across a reload keeps its checks), without blocking startup: an
+// unreachable cluster is logged, and requests to it fail with the dialect's
+// unavailable answer until it answers.
 func (a *App) Start() error {
-	for name, pc := range a.clients {
-		go func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			if err := pc.Ping(ctx); err != nil {
-				pc.logger.Warn("kafka cluster not reachable yet", zap.String("cluster", name), zap.Error(err))
-			}
-		}()
+	for _, pc := range a.clients {
+		pc.obs.start(pc.Client)
 	}
 	return nil
 }
@@ -178,6 +174,7 @@ type pooledClient struct {
 	name    string
 	brokers []string
 	logger  *zap.Logger
+	obs     *clientObs // metrics and health checks
 
 	// requests in flight on this client. On a reload Caddy's http app
 	// stops without waiting for requests to drain and Cleanup follows at
@@ -185,9 +182,11 @@ type pooledClient struct {
 	requests atomic.Int64
 }
 
-// Destruct waits for the requests in flight, then flushes what is buffered
-// and closes the client, all within closeFlushTimeout.
+// Destruct stops the health checks, waits for the requests in flight, then
+// flushes what is buffered and closes the client, all within
+// closeFlushTimeout.
 func (p *pooledClient) Destruct() error {
+	p.obs.stop()
 	ctx, cancel := context.WithTimeout(context.Background(), closeFlushTimeout)
 	defer cancel()
 	for p.requests.Load() > 0 && ctx.Err() == nil {

@@ -257,6 +257,11 @@ func (c *Cluster) checkCaddyfile(d *caddyfile.Dispenser, name string) error {
 //		max_body <size>
 //		max_records <n>
 //		timeout <duration>
+//		idempotency off | [on] {
+//			window <duration>
+//			max_keys <n>
+//			record_header <name>
+//		}
 //		<dialect options...>
 //	}
 func parseHandler(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
@@ -298,6 +303,12 @@ func parseHandler(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 				return nil, err
 			}
 			handler.Timeout = dur
+		case "idempotency":
+			cfg, err := parseIdempotency(h.Dispenser)
+			if err != nil {
+				return nil, err
+			}
+			handler.Idempotency = cfg
 		default:
 			opt, ok := dialect.(dialects.CaddyfileOption)
 			if !ok {
@@ -350,13 +361,14 @@ func oneArg(d *caddyfile.Dispenser, dst *string) error {
 }
 
 func intArg(d *caddyfile.Dispenser) (int, error) {
+	name := d.Val()
 	var s string
 	if err := oneArg(d, &s); err != nil {
 		return 0, err
 	}
 	n, err := strconv.Atoi(s)
 	if err != nil || n <= 0 {
-		return 0, d.Errf("%s takes a positive whole number, not %q", d.Val(), s)
+		return 0, d.Errf("%s takes a positive whole number, not %q", name, s)
 	}
 	return n, nil
 }

@@ -97,9 +97,11 @@ type SASL struct {
 type TLS struct {
 	// PEM files of the CAs to trust instead of the system's roots.
 	CA []string `json:"ca,omitempty"`
-	// PEM files of a client certificate and its key, for mutual TLS.
+	// PEM file of a client certificate, for mutual TLS; needs ClientKey.
 	ClientCert string `json:"client_cert,omitempty"`
-	ClientKey  string `json:"client_key,omitempty"`
+	// PEM file of the client certificate's private key. Write its path,
+	// never the key itself.
+	ClientKey string `json:"client_key,omitempty"`
 	// Server name to verify the brokers' certificates against. Default: the
 	// broker's host.
 	ServerName string `json:"server_name,omitempty"`

@@ -13,6 +13,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 
 	"github.com/caddy-kafka/caddy-kafka/dialects"
 	"github.com/caddy-kafka/caddy-kafka/producer"
@@ -35,8 +36,9 @@ const (
 //
 // It applies one policy for every dialect: the topic allow-list, the body and
 // record limits, the existence of topics and explicit partitions (so a refused
-// request writes nothing), overload shedding with Retry-After and the
-// optional timeout. Results are reported in request order.
+// request writes nothing), overload shedding with Retry-After, the
+// optional timeout and Idempotency-Key. Results are reported in request
+// order.
 //
 // Placeholder | Description
 // ------------|-------------
@@ -69,6 +71,11 @@ type Handler struct {
 	// other than the cluster's delivery_timeout.
 	Timeout caddy.Duration `json:"timeout,omitempty"`
 
+	// Idempotency-Key support (draft-ietf-httpapi-idempotency-key-header):
+	// a request repeated with the same key gets the first one's answer
+	// and writes nothing. Default: on, with IdempotencyConfig's defaults.
+	Idempotency *IdempotencyConfig `json:"idempotency,omitempty"`
+
 	dialect  dialects.Dialect
 	server   dialects.Server
 	client   *pooledClient
@@ -77,6 +84,8 @@ type Handler struct {
 	logger   *zap.Logger
 	cluster  string
 	dialName string
+	metrics  *handlerMetrics
+	idem     *idempotency // nil when disabled
 }
 
 type topicGlob struct {
@@ -110,6 +119,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if h.cluster == "" {
 		h.cluster = "default"
 	}
+	h.metrics = newHandlerMetrics(h.dialName, h.cluster)
 	appIface, err := ctx.AppIfConfigured("kafka")
 	if err != nil {
 		return fmt.Errorf("kafka app not configured: add a kafka global option with the cluster's brokers: %w", err)
@@ -127,6 +137,9 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		h.MaxRecords = defaultMaxRecords
 	}
 	h.limits = dialects.Limits{MaxBody: h.MaxBody, MaxRecords: h.MaxRecords}
+	if err := h.provisionIdempotency(); err != nil {
+		return err
+	}
 	for _, g := range h.Topics {
 		h.globs = append(h.globs, topicGlob{pattern: g, dynamic: strings.ContainsAny(g, "{}")})
 	}
@@ -158,8 +171,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	h.client.requests.Add(1)
 	defer h.client.requests.Add(-1)
 	if h.server != nil {
-		handled, err := h.server.Serve(w, r, &requestKafka{h: h, r: r})
+		k := &requestKafka{h: h, r: r}
+		handled, err := h.server.Serve(k.obs.watch(w), r, k)
 		if handled || err != nil {
+			h.metrics.served(&k.obs, err)
 			return err
 		}
 	}
@@ -172,12 +187,15 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		h.fail(w, r, err, 0)
 		return nil
 	}
+	start := time.Now()
 	results, err := h.produce(r, req)
 	if err != nil {
 		h.fail(w, r, err, len(req.Records))
 		return nil
 	}
-	h.annotate(r, req.Records, outcomeOf(results))
+	outcome := h.metrics.produced(start, results)
+	h.metrics.request(outcome)
+	h.annotate(r, req.Records, outcome)
 	if err := h.dialect.Encode(w, r, req, results); err != nil {
 		return caddyhttp.Error(http.StatusInternalServerError, fmt.Errorf("encoding response: %w", err))
 	}
@@ -232,6 +250,9 @@ func (h *Handler) produce(r *http.Request, req *dialects.Request) ([]producer.Re
 				refuse(i, err)
 			}
 		}
+	}
+	if h.idem != nil && len(r.Header[idempotencyHeader]) > 0 {
+		return h.produceIdempotent(ctx, r, req, results)
 	}
 	if results == nil {
 		return h.client.Produce(ctx, req.Records)
@@ -304,9 +325,10 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error, record
 		w.Header().Set("Retry-After", "1")
 	}
 	h.annotate(r, nil, e.Class)
+	h.metrics.failed(e.Class, records)
 	if records > 0 {
-		if repl, ok := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer); ok {
-			repl.Set("http.kafka_rest.records", records)
+		if info := infoOf(r); info != nil {
+			info.records = records
 		}
 	}
 	if e.Class == producer.ClassInternal || e.Class == producer.ClassKafka {
@@ -315,50 +337,85 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error, record
 	h.dialect.WriteError(w, r, err)
 }
 
-// annotate sets the placeholders and access-log fields of a request.
+// annotate sets the placeholders and access-log fields of a request. A
+// request annotated twice (a stream) keeps its latest figures.
 func (h *Handler) annotate(r *http.Request, records []producer.Message, outcome producer.Class) {
-	var topic string
-	if len(records) > 0 {
-		topic = records[0].Topic
-	}
-	if repl, ok := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer); ok {
-		repl.Set("http.kafka_rest.topic", topic)
-		repl.Set("http.kafka_rest.records", len(records))
-		repl.Set("http.kafka_rest.outcome", outcome.String())
-	}
-	if extra, ok := r.Context().Value(caddyhttp.ExtraLogFieldsCtxKey).(*caddyhttp.ExtraLogFields); ok {
-		if topic != "" {
-			extra.Add(zap.String("kafka_topic", topic))
+	info := infoOf(r)
+	if info == nil {
+		info = new(requestInfo)
+		if repl, ok := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer); ok {
+			repl.Map(info.replace)
 		}
-		extra.Add(zap.Int("kafka_records", len(records)))
-		extra.Add(zap.String("kafka_outcome", outcome.String()))
+		if extra, ok := r.Context().Value(caddyhttp.ExtraLogFieldsCtxKey).(*caddyhttp.ExtraLogFields); ok {
+			extra.Add(zap.Inline(info))
+		}
 	}
+	info.topic = ""
+	if len(records) > 0 {
+		info.topic = records[0].Topic
+	}
+	info.records, info.outcome = len(records), outcome
 }
 
-// outcomeOf is ok when every record was written, else the first failure's
-// class.
-func outcomeOf(results []producer.Result) producer.Class {
-	for _, res := range results {
-		if res.Err != nil {
-			return producer.Classify(res.Err)
-		}
+// requestInfo is what a request did: its placeholders (one replacer
+// provider, read only when a placeholder is used) and its access-log fields
+// (one field, encoded only when the access log is written).
+type requestInfo struct {
+	topic   string
+	records int
+	outcome producer.Class
+}
+
+const infoKey = "http.kafka_rest._info"
+
+// infoOf finds the request's requestInfo, if annotate has run.
+func infoOf(r *http.Request) *requestInfo {
+	repl, ok := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
+	if !ok {
+		return nil
 	}
-	return producer.ClassOK
+	info, _ := repl.Get(infoKey)
+	ri, _ := info.(*requestInfo)
+	return ri
+}
+
+func (ri *requestInfo) replace(key string) (any, bool) {
+	switch key {
+	case "http.kafka_rest.topic":
+		return ri.topic, true
+	case "http.kafka_rest.records":
+		return ri.records, true
+	case "http.kafka_rest.outcome":
+		return ri.outcome.String(), true
+	case infoKey:
+		return ri, true
+	}
+	return nil, false
+}
+
+// MarshalLogObject implements zapcore.ObjectMarshaler: the access log's
+// kafka_topic, kafka_records and kafka_outcome fields.
+func (ri *requestInfo) MarshalLogObject(enc zapcore.ObjectEncoder) error {
+	if ri.topic != "" {
+		enc.AddString("kafka_topic", ri.topic)
+	}
+	enc.AddInt("kafka_records", ri.records)
+	enc.AddString("kafka_outcome", ri.outcome.String())
+	return nil
 }
 
 // requestKafka is the handler's cluster and policy, bound to one request, as
 // lent to a dialects.Server.
 type requestKafka struct {
-	h *Handler
-	r *http.Request
+	h   *Handler
+	r   *http.Request
+	obs requestObs
 }
 
 func (k *requestKafka) Produce(ctx context.Context, req *dialects.Request) ([]producer.Result, error) {
+	start := time.Now()
 	results, err := k.h.produce(k.r.WithContext(ctx), req)
-	outcome := outcomeOf(results)
-	if err != nil {
-		outcome = dialects.ErrorOf(err).Class
-	}
+	outcome := k.obs.produced(k.h.metrics, start, len(req.Records), results, err)
 	k.h.annotate(k.r, req.Records, outcome)
 	return results, err
 }

@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/caddy-kafka/caddy-kafka/internal/gatewaytest"
 )
@@ -220,5 +222,62 @@ func TestUnknownTopicWritesNothing(t *testing.T) {
 	code, _, b := post(t, g, "/nosuchtopic", "v", nil)
 	if code != 404 || !strings.Contains(b, `"status":404`) {
 		t.Fatalf("unknown topic: %d %s", code, b)
+	}
+}
+
+// TestPlaceholdersAndAccessLog checks what a request leaves behind for
+// other handlers and the access log: the {http.kafka_rest.*} placeholders
+// and the kafka_topic, kafka_records and kafka_outcome log fields, for a
+// success and for a refusal.
+func TestPlaceholdersAndAccessLog(t *testing.T) {
+	logFile := t.TempDir() + "/access.log"
+	g := gatewaytest.New(t, gatewaytest.Options{
+		Topics: map[string]int32{"seen": 1},
+		Site: fmt.Sprintf(`log {
+		output file %s
+		format json
+	}
+	header {
+		defer
+		X-Kafka {http.kafka_rest.topic}/{http.kafka_rest.records}/{http.kafka_rest.outcome}
+	}
+	kafka_rest /in webhook {
+		topic {topic.seen}
+		split lines
+	}
+	kafka_rest /other webhook {
+		topic {topic.seen}
+		max_body 4
+	}`, logFile),
+	})
+	resp, _ := g.Do(t, http.MethodPost, "/in", nil, "a\nb\nc\n")
+	if want := g.Topic("seen") + "/3/ok"; resp.StatusCode != 200 || resp.Header.Get("X-Kafka") != want {
+		t.Fatalf("status %d, X-Kafka %q, want %q", resp.StatusCode, resp.Header.Get("X-Kafka"), want)
+	}
+	resp, _ = g.Do(t, http.MethodPost, "/other", nil, "too long")
+	if got := resp.Header.Get("X-Kafka"); resp.StatusCode != 413 || got != "/0/too_large" {
+		t.Fatalf("status %d, X-Kafka %q", resp.StatusCode, got)
+	}
+
+	var entries []map[string]any
+	for deadline := time.Now().Add(5 * time.Second); len(entries) < 2 && time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		b, _ := os.ReadFile(logFile)
+		entries = entries[:0]
+		for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+			var e map[string]any
+			if json.Unmarshal([]byte(line), &e) == nil && e["msg"] == "handled request" {
+				entries = append(entries, e)
+			}
+		}
+	}
+	if len(entries) != 2 {
+		t.Fatalf("%d access log entries, want 2", len(entries))
+	}
+	ok, refused := entries[0], entries[1]
+	if ok["kafka_topic"] != g.Topic("seen") || ok["kafka_records"] != 3.0 || ok["kafka_outcome"] != "ok" {
+		t.Errorf("success entry: %v %v %v", ok["kafka_topic"], ok["kafka_records"], ok["kafka_outcome"])
+	}
+	if _, has := refused["kafka_topic"]; has || refused["kafka_records"] != 0.0 || refused["kafka_outcome"] != "too_large" {
+		t.Errorf("refusal entry: %v %v %v", refused["kafka_topic"], refused["kafka_records"], refused["kafka_outcome"])
 	}
 }

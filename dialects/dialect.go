@@ -85,6 +85,10 @@ type Request struct {
 	// partition that does not exist) in their results instead of refusing
 	// the whole request.
 	PerRecord bool
+	// Streamed marks one batch of a streaming request, which produces
+	// many times: an Idempotency-Key cannot name one outcome for it, so
+	// the handler refuses the key with a 400.
+	Streamed bool
 	// State is the dialect's own data for Encode (a media type, whether the
 	// answer is an array, an id from the path).
 	State any

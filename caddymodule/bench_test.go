@@ -1,0 +1,139 @@
+package caddymodule
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"github.com/twmb/franz-go/pkg/kfake"
+
+	_ "github.com/caddy-kafka/caddy-kafka/dialects/confluentv2"
+	_ "github.com/caddy-kafka/caddy-kafka/dialects/confluentv3"
+	_ "github.com/caddy-kafka/caddy-kafka/dialects/ibmeventstreams"
+	_ "github.com/caddy-kafka/caddy-kafka/dialects/upstash"
+	_ "github.com/caddy-kafka/caddy-kafka/dialects/webhook"
+)
+
+// benchCase is one dialect's request shape.
+type benchCase struct {
+	name, dialect, method, path, contentType string
+	body                                     func(records int) []byte
+}
+
+var value100 = strings.Repeat("v", 100)
+
+var benchCases = []benchCase{
+	{"webhook", `{"name":"webhook","topic":"bench","split":"lines"}`, "POST", "/in", "application/x-ndjson",
+		func(n int) []byte { return bytes.Repeat([]byte(value100+"\n"), n) }},
+	{"confluent_v2", `{"name":"confluent_v2"}`, "POST", "/topics/bench", "application/vnd.kafka.binary.v2+json",
+		func(n int) []byte {
+			rec := `{"value":"` + strings.Repeat("dm", 50) + `"}` // 100 bytes of base64
+			return []byte(`{"records":[` + strings.TrimSuffix(strings.Repeat(rec+",", n), ",") + `]}`)
+		}},
+	{"confluent_v3", `{"name":"confluent_v3","cluster_id":"c"}`, "POST", "/v3/clusters/c/topics/bench/records", "application/json",
+		func(n int) []byte {
+			return bytes.Repeat([]byte(`{"value":{"type":"STRING","data":"`+value100+`"}}`), n)
+		}},
+	{"upstash", `{"name":"upstash"}`, "POST", "/produce/bench", "application/json",
+		func(n int) []byte {
+			if n == 1 {
+				return []byte(`{"value":"` + value100 + `"}`)
+			}
+			return []byte(`[` + strings.TrimSuffix(strings.Repeat(`{"value":"`+value100+`"},`, n), ",") + `]`)
+		}},
+	{"ibm_event_streams", `{"name":"ibm_event_streams"}`, "POST", "/topics/bench/records", "text/plain",
+		func(int) []byte { return []byte(value100) }},
+}
+
+// BenchmarkHandler measures the handler's own path, ServeHTTP, for a
+// single-record request in each dialect, 64 requests at a time, against a
+// kfake broker that acknowledges without storing. It includes the
+// per-request set-up Caddy's server does (caddyhttp.PrepareRequest).
+func BenchmarkHandler(b *testing.B) {
+	bc := benchKafka(b)
+	for _, tc := range benchCases {
+		b.Run(tc.name, func(b *testing.B) {
+			h := benchHandler(b, bc, tc.dialect)
+			body := tc.body(1)
+			b.SetParallelism(32)
+			b.ReportAllocs()
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					serveOnce(b, h, tc, body)
+				}
+			})
+		})
+	}
+}
+
+// BenchmarkHandlerBulk is 1,000-record requests, one at a time, in the
+// dialects that take several records per request.
+func BenchmarkHandlerBulk(b *testing.B) {
+	bc := benchKafka(b)
+	for _, tc := range benchCases {
+		if tc.name == "ibm_event_streams" {
+			continue // one record per request
+		}
+		b.Run(tc.name, func(b *testing.B) {
+			h := benchHandler(b, bc, tc.dialect)
+			body := tc.body(1000)
+			b.ReportAllocs()
+			b.SetBytes(int64(len(body)))
+			b.ResetTimer()
+			for range b.N {
+				serveOnce(b, h, tc, body)
+			}
+			b.ReportMetric(float64(b.N*1000)/b.Elapsed().Seconds(), "records/s")
+		})
+	}
+}
+
+func serveOnce(b *testing.B, h *Handler, tc benchCase, body []byte) {
+	r := httptest.NewRequest(tc.method, tc.path, bytes.NewReader(body))
+	r.Header.Set("Content-Type", tc.contentType)
+	w := httptest.NewRecorder()
+	r = caddyhttp.PrepareRequest(r, caddy.NewReplacer(), w, nil)
+	if err := h.ServeHTTP(w, r, caddyhttp.HandlerFunc(func(http.ResponseWriter, *http.Request) error {
+		return fmt.Errorf("not handled")
+	})); err != nil {
+		b.Error(err)
+	}
+	if w.Code/100 != 2 {
+		b.Errorf("%s: status %d: %s", tc.name, w.Code, w.Body)
+	}
+}
+
+// benchKafka loads a config with only the kafka app, on a kfake broker that
+// acknowledges without storing, and returns its context.
+func benchKafka(b *testing.B) caddy.Context {
+	b.Helper()
+	fake, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(3, "bench"), kfake.BlackholeProduce())
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(fake.Close)
+	brokers, _ := json.Marshal(fake.ListenAddrs())
+	cfg := fmt.Sprintf(`{"admin":{"disabled":true},"logging":{"logs":{"default":{"level":"ERROR"}}},
+		"apps":{"kafka":{"clusters":{"default":{"brokers":%s}}}}}`, brokers)
+	if err := caddy.Load([]byte(cfg), true); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = caddy.Stop() })
+	return caddy.ActiveContext()
+}
+
+func benchHandler(b *testing.B, ctx caddy.Context, dialect string) *Handler {
+	b.Helper()
+	h := &Handler{DialectRaw: json.RawMessage(dialect)}
+	if err := h.Provision(ctx); err != nil {
+		b.Fatal(err)
+	}
+	return h
+}

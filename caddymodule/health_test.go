@@ -1,0 +1,46 @@
+package caddymodule
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"go.uber.org/zap"
+)
+
+// TestClientObsHidesSecrets checks that what the admin API and the logs show
+// of a cluster carries neither its SASL secrets nor URL credentials, and
+// that error texts are one bounded line.
+func TestClientObsHidesSecrets(t *testing.T) {
+	cl := Cluster{
+		Brokers: []string{"kafka-1:9092", "user:pw-in-url@kafka-2:9092"},
+		SASL:    &SASL{Mechanism: "plain", Username: "gateway", Password: "hunter2-pw"},
+	}
+	o := newClientObs("c", cl, zap.NewNop())
+	if got := strings.Join(o.seeds, ","); got != "kafka-1:9092,kafka-2:9092" {
+		t.Errorf("seeds %q", got)
+	}
+	msg := o.sanitize(errors.New("auth failed for hunter2-pw\nsecond line\x1b[31m" + strings.Repeat("é", 600)))
+	if strings.Contains(msg, "hunter2-pw") || strings.ContainsAny(msg, "\n\x1b") {
+		t.Errorf("sanitized error leaks or spans lines: %q", msg)
+	}
+	if !strings.HasPrefix(msg, "auth failed for [redacted] second line") {
+		t.Errorf("sanitized error lost its text: %q", msg)
+	}
+	if len(msg) > maxErrorText+len("…") || !strings.HasSuffix(msg, "é…") {
+		t.Errorf("sanitized error not cut at a rune boundary within %d bytes: %d bytes, ends %q", maxErrorText, len(msg), msg[len(msg)-8:])
+	}
+
+	oauth := newClientObs("c", Cluster{Brokers: []string{"k:9092"}, SASL: &SASL{Mechanism: "oauthbearer", Token: "tok-123456"}}, zap.NewNop())
+	if msg := oauth.sanitize(errors.New("bad token tok-123456")); strings.Contains(msg, "tok-123456") {
+		t.Errorf("token leaks: %q", msg)
+	}
+	if !newClientObs("e", Cluster{Brokers: []string{"embedded"}}, zap.NewNop()).embedded {
+		t.Error("brokers embedded not seen as embedded")
+	}
+	// Never started: stop returns at once.
+	o.stop()
+	if o.snapshot().State != stateUnknown {
+		t.Errorf("state before any check: %s", o.snapshot().State)
+	}
+}

@@ -1,0 +1,297 @@
+package caddymodule
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/caddy-kafka/caddy-kafka/dialects"
+	"github.com/caddy-kafka/caddy-kafka/producer"
+)
+
+// Caddy gives every config a new metrics registry and serves the current
+// one at the admin /metrics and through the metrics handler. The collectors
+// are therefore built once, here, and registered with each config's registry
+// as it is provisioned (tolerating AlreadyRegisteredError), so that their
+// values carry over reloads, as caddy-ratelimit does since its fix #102.
+// Labels are bounded: dialect and cluster come from the config, outcome and
+// result from fixed sets; topics, which come from URLs, are never labels.
+var (
+	requestsTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "caddy",
+		Subsystem: "kafka",
+		Name:      "requests_total",
+		Help:      "Requests answered by kafka_rest handlers, by dialect, cluster and outcome (ok, or the class of the first failure).",
+	}, []string{"dialect", "cluster", "outcome"})
+
+	recordsTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "caddy",
+		Subsystem: "kafka",
+		Name:      "records_total",
+		Help:      "Records received by kafka_rest handlers, by dialect, cluster and outcome (ok once Kafka acknowledged the record, else the class of its failure).",
+	}, []string{"dialect", "cluster", "outcome"})
+
+	produceDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Namespace: "caddy",
+		Subsystem: "kafka",
+		Name:      "produce_duration_seconds",
+		Help:      "Time kafka_rest handlers spent producing a request's records, from the policy checks to Kafka's last acknowledgement (or the timeout).",
+		Buckets:   []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
+	}, []string{"dialect", "cluster"})
+
+	idempotencyTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "caddy",
+		Subsystem: "kafka",
+		Name:      "idempotency_total",
+		Help:      "Requests whose Idempotency-Key matched an earlier request: replayed (answered with the stored result), waited (for the earlier request to finish) or conflict (same key, different request).",
+	}, []string{"dialect", "cluster", "result"})
+
+	bufferedRecordsDesc = prometheus.NewDesc("caddy_kafka_buffered_records",
+		"Records the gateway accepted that Kafka has not yet acknowledged or failed, per cluster.",
+		[]string{"cluster"}, nil)
+	bufferedBytesDesc = prometheus.NewDesc("caddy_kafka_buffered_bytes",
+		"Bytes (keys, values, headers) of the records counted by caddy_kafka_buffered_records.",
+		[]string{"cluster"}, nil)
+)
+
+// registerMetrics registers the kafka metrics with the registry of the
+// config a is part of: the handlers' collectors, the buffered gauges of a's
+// clients and each client's franz-go metrics.
+func (a *App) registerMetrics(ctx caddy.Context) error {
+	reg := ctx.GetMetricsRegistry()
+	if reg == nil {
+		return nil
+	}
+	cs := []prometheus.Collector{requestsTotal, recordsTotal, produceDuration, idempotencyTotal, bufferedCollector{a}}
+	for _, pc := range a.clients {
+		if pc.obs != nil {
+			cs = append(cs, pc.obs.kprom)
+		}
+	}
+	for _, c := range cs {
+		var already prometheus.AlreadyRegisteredError
+		if err := reg.Register(c); err != nil && !errors.As(err, &already) {
+			return fmt.Errorf("registering metrics: %w", err)
+		}
+	}
+	return nil
+}
+
+// bufferedCollector reports the buffered records and bytes of an App's
+// clients. It is registered with the App's own config registry, so it always
+// reports the clients of the config being served.
+type bufferedCollector struct{ a *App }
+
+func (b bufferedCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- bufferedRecordsDesc
+	ch <- bufferedBytesDesc
+}
+
+func (b bufferedCollector) Collect(ch chan<- prometheus.Metric) {
+	for name, pc := range b.a.clients {
+		records, bytes := pc.Buffered()
+		ch <- prometheus.MustNewConstMetric(bufferedRecordsDesc, prometheus.GaugeValue, float64(records), name)
+		ch <- prometheus.MustNewConstMetric(bufferedBytesDesc, prometheus.GaugeValue, float64(bytes), name)
+	}
+}
+
+// idempotencyResult is what became of a request whose Idempotency-Key was
+// seen before.
+type idempotencyResult uint8
+
+const (
+	// idempotencyReplayed: answered with the stored result of the earlier
+	// request.
+	idempotencyReplayed idempotencyResult = iota
+	// idempotencyWaited: waited for the earlier request with the same key
+	// to finish, then answered with its result.
+	idempotencyWaited
+	// idempotencyConflict: same key as an earlier, different request.
+	idempotencyConflict
+	numIdempotencyResults
+)
+
+var idempotencyResultNames = [numIdempotencyResults]string{"replayed", "waited", "conflict"}
+
+// handlerMetrics are one handler's children of the collectors above. Its
+// labels (dialect, cluster) are fixed per handler and its outcomes are a
+// small enum, so every child is resolved once at Provision: recording costs
+// an atomic add, never a label lookup. Its methods are nil-safe.
+type handlerMetrics struct {
+	requests []prometheus.Counter // by producer.Class
+	records  []prometheus.Counter // by producer.Class
+	duration prometheus.Observer
+	idem     [numIdempotencyResults]prometheus.Counter
+}
+
+func newHandlerMetrics(dialect, cluster string) *handlerMetrics {
+	m := &handlerMetrics{duration: produceDuration.WithLabelValues(dialect, cluster)}
+	for c := producer.ClassOK; c.String() != "unknown" && c < 255; c++ {
+		m.requests = append(m.requests, requestsTotal.WithLabelValues(dialect, cluster, c.String()))
+		m.records = append(m.records, recordsTotal.WithLabelValues(dialect, cluster, c.String()))
+	}
+	for r, name := range idempotencyResultNames {
+		m.idem[r] = idempotencyTotal.WithLabelValues(dialect, cluster, name)
+	}
+	return m
+}
+
+// request counts one request with outcome c.
+func (m *handlerMetrics) request(c producer.Class) {
+	if m != nil && int(c) < len(m.requests) {
+		m.requests[c].Inc()
+	}
+}
+
+// failed counts a request refused whole with class c, and its records.
+func (m *handlerMetrics) failed(c producer.Class, records int) {
+	m.request(c)
+	m.refused(c, records)
+}
+
+// refused counts records refused whole with class c.
+func (m *handlerMetrics) refused(c producer.Class, records int) {
+	if m != nil && records > 0 && int(c) < len(m.records) {
+		m.records[c].Add(float64(records))
+	}
+}
+
+// produced counts the records of a produce that started at start by their
+// outcome, observes its duration, and returns the request's outcome: ok, or
+// the class of its first failed record.
+func (m *handlerMetrics) produced(start time.Time, results []producer.Result) producer.Class {
+	outcome := producer.ClassOK
+	ok := 0
+	var lastErr error
+	var last producer.Class
+	for i := range results {
+		err := results[i].Err
+		if err == nil {
+			ok++
+			continue
+		}
+		// Failures come in runs of one error value (a timeout, a
+		// partition down): classify each value once.
+		if err != lastErr {
+			lastErr, last = err, dialects.ErrorOf(err).Class
+		}
+		if outcome == producer.ClassOK {
+			outcome = last
+		}
+		if m != nil && int(last) < len(m.records) {
+			m.records[last].Inc()
+		}
+	}
+	if m != nil {
+		if ok > 0 {
+			m.records[producer.ClassOK].Add(float64(ok))
+		}
+		m.duration.Observe(time.Since(start).Seconds())
+	}
+	return outcome
+}
+
+// idempotency counts a request whose Idempotency-Key was seen before.
+func (m *handlerMetrics) idempotency(r idempotencyResult) {
+	if m != nil && r < numIdempotencyResults {
+		m.idem[r].Inc()
+	}
+}
+
+// served counts a request a dialects.Server answered, with the outcome o
+// watched; err is what Serve returned (an internal fault for Caddy to
+// answer).
+func (m *handlerMetrics) served(o *requestObs, err error) {
+	c := o.outcome
+	switch {
+	case c != producer.ClassOK:
+	case err != nil && o.status == 0:
+		c = producer.ClassInternal
+	default:
+		c = classOfStatus(o.status, o.ResponseWriter)
+	}
+	m.request(c)
+}
+
+// requestObs watches what a dialects.Server does with one request, to count
+// the request with an outcome although the dialect answers it itself: the
+// first failure its produce calls met, else the class its response status
+// implies (a dialect refusing a body writes its error without the handler).
+// It lives inside the request's requestKafka, so watching allocates nothing.
+type requestObs struct {
+	http.ResponseWriter
+	status  int
+	outcome producer.Class
+}
+
+// watch returns w, watched.
+func (o *requestObs) watch(w http.ResponseWriter) http.ResponseWriter {
+	o.ResponseWriter = w
+	return o
+}
+
+func (o *requestObs) WriteHeader(code int) {
+	if o.status == 0 && code >= 200 {
+		o.status = code
+	}
+	o.ResponseWriter.WriteHeader(code)
+}
+
+func (o *requestObs) Write(b []byte) (int, error) {
+	if o.status == 0 {
+		o.status = http.StatusOK
+	}
+	return o.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the writer's flushing and
+// deadlines (streaming needs them).
+func (o *requestObs) Unwrap() http.ResponseWriter { return o.ResponseWriter }
+
+// produced records one produce call of the request: its records, its
+// duration and, for the request's outcome, its first failure. It returns the
+// call's outcome.
+func (o *requestObs) produced(m *handlerMetrics, start time.Time, records int, results []producer.Result, err error) producer.Class {
+	var c producer.Class
+	if err != nil {
+		c = dialects.ErrorOf(err).Class
+		m.refused(c, records)
+	} else {
+		c = m.produced(start, results)
+	}
+	if o.outcome == producer.ClassOK {
+		o.outcome = c
+	}
+	return c
+}
+
+// classOfStatus is the outcome a dialect's response status implies, for a
+// request whose failure the handler did not see.
+func classOfStatus(status int, w http.ResponseWriter) producer.Class {
+	switch {
+	case status < 400:
+		return producer.ClassOK
+	case status == http.StatusUnauthorized, status == http.StatusForbidden:
+		return producer.ClassNotAuthorized
+	case status == http.StatusNotFound:
+		return producer.ClassUnknownTopic
+	case status == http.StatusRequestTimeout, status == http.StatusGatewayTimeout:
+		return producer.ClassTimeout
+	case status == http.StatusRequestEntityTooLarge:
+		return producer.ClassTooLarge
+	case status == http.StatusTooManyRequests:
+		return producer.ClassOverloaded
+	case status == http.StatusServiceUnavailable:
+		if w != nil && w.Header().Get("Retry-After") != "" {
+			return producer.ClassOverloaded
+		}
+		return producer.ClassUnavailable
+	case status < 500:
+		return producer.ClassBadRequest
+	}
+	return producer.ClassInternal
+}
