@@ -71,6 +71,7 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 
 	"github.com/caddy-kafka/caddy-kafka/dialects"
+	"github.com/caddy-kafka/caddy-kafka/dialects/internal/jsonfast"
 	"github.com/caddy-kafka/caddy-kafka/producer"
 )
 
@@ -270,6 +271,15 @@ type produceRecord struct {
 // decodeRecords decodes a produce body in format f. partition is the path's,
 // or -1.
 func decodeRecords(body []byte, f format, topic string, partition int32) ([]producer.Message, error) {
+	if out, ok := fastRecords(body, f, topic, partition); ok {
+		return out, nil
+	}
+	return slowRecords(body, f, topic, partition)
+}
+
+// slowRecords is decodeRecords with encoding/json: every body fastRecords
+// does not take, and the reference it is checked against.
+func slowRecords(body []byte, f format, topic string, partition int32) ([]producer.Message, error) {
 	var req produceRequest
 	if err := json.Unmarshal(body, &req); err != nil {
 		return nil, malformed("request body is not a valid produce request: %s", jsonErr(err))
@@ -386,10 +396,8 @@ func (c *ConfluentV2) Encode(w http.ResponseWriter, _ *http.Request, req *dialec
 	return err
 }
 
-func appendString(b []byte, s string) []byte {
-	q, _ := json.Marshal(s) // a string always marshals
-	return append(b, q...)
-}
+// appendString appends s quoted as json.Marshal quotes it.
+func appendString(b []byte, s string) []byte { return jsonfast.AppendString(b, s) }
 
 func mediaType(v version) string {
 	if v == 1 {

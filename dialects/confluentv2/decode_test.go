@@ -6,11 +6,13 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 
 	"github.com/caddy-kafka/caddy-kafka/dialects"
+	"github.com/caddy-kafka/caddy-kafka/dialects/internal/fuzzseed"
 )
 
 func TestParseRoute(t *testing.T) {
@@ -123,6 +125,9 @@ func FuzzDecode(f *testing.F) {
 	} {
 		f.Add([]byte(seed), false)
 		f.Add([]byte(seed), true)
+	}
+	for _, r := range fuzzseed.Load(f, "testdata/spec") {
+		f.Add(r.Body, strings.Contains(r.ContentType(), ".json."))
 	}
 	f.Fuzz(func(t *testing.T, body []byte, asJSON bool) {
 		fm := formatBinary

@@ -1,7 +1,6 @@
 package confluentv3
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
@@ -13,6 +12,7 @@ import (
 	"time"
 
 	"github.com/caddy-kafka/caddy-kafka/dialects"
+	"github.com/caddy-kafka/caddy-kafka/dialects/internal/jsonfast"
 	"github.com/caddy-kafka/caddy-kafka/producer"
 )
 
@@ -38,77 +38,6 @@ var errSplitTooLarge = errors.New("json object over the size limit")
 type malformedError struct{ msg string }
 
 func (e *malformedError) Error() string { return e.msg }
-
-// splitter cuts concatenated JSON objects out of a stream without decoding
-// them, so that each can be bounded in size and decoded on its own.
-type splitter struct {
-	br  *bufio.Reader
-	max int64 // largest object in bytes
-}
-
-// next returns the next object, io.EOF at the clean end of the input,
-// errSplitTooLarge, a *malformedError, or the reader's error.
-func (s *splitter) next() ([]byte, error) {
-	for {
-		c, err := s.br.ReadByte()
-		if err != nil {
-			return nil, err
-		}
-		if c == ' ' || c == '\t' || c == '\n' || c == '\r' {
-			continue
-		}
-		if c != '{' {
-			return nil, &malformedError{"Error processing JSON: a record must be a JSON object"}
-		}
-		break
-	}
-	out := make([]byte, 1, 256)
-	out[0] = '{'
-	depth, inStr, esc := 1, false, false
-	for {
-		if _, err := s.br.Peek(1); err != nil {
-			if err == io.EOF {
-				return nil, &malformedError{"Error processing JSON: unexpected end of input"}
-			}
-			return nil, err
-		}
-		chunk, _ := s.br.Peek(s.br.Buffered())
-		for i, c := range chunk {
-			if inStr {
-				switch {
-				case esc:
-					esc = false
-				case c == '\\':
-					esc = true
-				case c == '"':
-					inStr = false
-				}
-				continue
-			}
-			switch c {
-			case '"':
-				inStr = true
-			case '{', '[':
-				depth++
-			case '}', ']':
-				depth--
-				if depth == 0 {
-					out = append(out, chunk[:i+1]...)
-					_, _ = s.br.Discard(i + 1)
-					if int64(len(out)) > s.max {
-						return nil, errSplitTooLarge
-					}
-					return out, nil
-				}
-			}
-		}
-		out = append(out, chunk...)
-		_, _ = s.br.Discard(len(chunk))
-		if int64(len(out)) > s.max {
-			return nil, errSplitTooLarge
-		}
-	}
-}
 
 // jsonRecord is Confluent's ProduceRequest, and a records:batch entry with
 // its id.
@@ -160,24 +89,73 @@ var errNegativePartition = &dialects.Error{Class: producer.ClassUnknownPartition
 // the entry's id (validated by the caller); without, an id is an unknown
 // field. A syntax error is fatal: the caller stops reading.
 func decodeRecord(raw []byte, topic string, batch bool) decoded {
+	return decodeRecordWith(raw, topic, batch, true)
+}
+
+// decodeRecordWith is decodeRecord, parsing raw with fastRecord when fast is
+// set and it can, else with encoding/json.
+func decodeRecordWith(raw []byte, topic string, batch, fast bool) decoded {
 	d := decoded{msg: producer.Message{Topic: topic, Partition: -1}, size: len(raw)}
-	var jr jsonRecord
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&jr); err != nil {
-		d.err, d.fatal = jsonError(err)
-		return d
-	}
-	if dec.More() {
-		d.err, d.fatal = badRequest("unexpected data after the record"), true
-		return d
+	var (
+		fr  fastRec
+		fjr jsonRecord
+		fts string
+		hs  [4]jsonHeader
+	)
+	jr := &fjr
+	if fast && fastRecord(raw, &fr) {
+		// fjr is what encoding/json would have decoded, pointing into
+		// this frame's variables: built here, so that they stay on the
+		// stack.
+		fjr.ID = fr.id
+		if fr.hasPartition {
+			fjr.PartitionID = &fr.partition
+		}
+		if fr.hasKey {
+			fjr.Key = &fr.key
+		}
+		if fr.hasValue {
+			fjr.Value = &fr.value
+		}
+		if fr.hasTimestamp {
+			fts = string(fr.timestamp)
+			fjr.Timestamp = &fts
+		}
+		if fhs := fr.headers(); len(fhs) <= len(hs) && fr.hasHeaders {
+			var hn [len(hs)]string // on the heap, but only for headers
+			for i, fh := range fhs {
+				hs[i].Value = fh.value
+				if fh.name != nil {
+					hn[i] = string(fh.name)
+					hs[i].Name = &hn[i]
+				}
+			}
+			fjr.Headers = hs[:len(fhs)]
+		} else if fr.hasHeaders {
+			fjr.Headers = make([]jsonHeader, len(fhs))
+			for i, fh := range fhs {
+				fjr.Headers[i].Value = fh.value
+				if fh.name != nil {
+					name := string(fh.name)
+					fjr.Headers[i].Name = &name
+				}
+			}
+		}
+	} else {
+		var err error
+		if jr, d.fatal, err = slowRecord(raw); err != nil {
+			d.err = err
+			return d
+		}
 	}
 	if !batch && jr.ID != nil {
 		d.err = badRequest(`unrecognized field "id"`)
 		return d
 	}
 	if batch && jr.ID != nil && jr.ID[0] == '"' {
-		_ = json.Unmarshal(jr.ID, &d.id)
+		var id string
+		_ = json.Unmarshal(bytes.Clone(jr.ID), &id) // a copy: jr.ID leaking would take jr's pointees to the heap
+		d.id = id
 	}
 	if jr.PartitionID != nil {
 		if *jr.PartitionID < 0 {
@@ -216,9 +194,31 @@ func decodeRecord(raw []byte, topic string, batch bool) decoded {
 			d.err = badRequest("timestamp %q is not an RFC 3339 date-time", truncate(*jr.Timestamp))
 			return d
 		}
+		if ts.Before(time.Unix(0, 0)) {
+			// Kafka timestamps are epoch milliseconds, and Java's
+			// ProducerRecord refuses negative ones.
+			d.err = badRequest("timestamp %q is before 1970-01-01T00:00:00Z", truncate(*jr.Timestamp))
+			return d
+		}
 		d.msg.Timestamp = ts
 	}
 	return d
+}
+
+// slowRecord decodes raw with encoding/json; fastRecord must agree with it.
+// A syntax error is fatal: the caller stops reading.
+func slowRecord(raw []byte) (jr *jsonRecord, fatal bool, err error) {
+	jr = new(jsonRecord)
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(jr); err != nil {
+		err, fatal := jsonError(err)
+		return nil, fatal, err
+	}
+	if dec.More() {
+		return nil, true, badRequest("unexpected data after the record")
+	}
+	return jr, false, nil
 }
 
 // jsonError turns a decoding error into a client message, and tells whether
@@ -300,11 +300,7 @@ func jsonString(raw json.RawMessage) ([]byte, bool) {
 	if bytes.IndexByte(raw, '\\') < 0 {
 		return raw[1 : len(raw)-1 : len(raw)-1], true
 	}
-	var s string
-	if err := json.Unmarshal(raw, &s); err != nil {
-		return nil, false
-	}
-	return []byte(s), true
+	return jsonfast.Unquote(raw) // as json.Unmarshal into a string
 }
 
 // decodeBase64 decodes a JSON string of base64, padded or not; null is nil.
@@ -339,10 +335,13 @@ func truncate(s string) string {
 type state struct {
 	prefix  []byte // `{"error_code":200,"cluster_id":…,"topic_name":…,"partition_id":`
 	formats []formats
+	tsMilli int64  // the instant, in epoch milliseconds, that tsText has
+	tsText  []byte // a report timestamp, formatted; nil for none yet
 }
 
 func newState(clusterID, topic string) *state {
-	buf := append([]byte(nil), `{"error_code":200,"cluster_id":`...)
+	buf := make([]byte, 0, 80+len(clusterID)+len(topic))
+	buf = append(buf, `{"error_code":200,"cluster_id":`...)
 	buf = appendString(buf, clusterID)
 	buf = append(buf, `,"topic_name":`...)
 	buf = appendString(buf, topic)
@@ -368,22 +367,36 @@ func (st *state) appendReport(buf []byte, f formats, m *producer.Message, res pr
 		return append(buf, "}\n"...)
 	}
 	buf = append(buf, st.prefix...)
-	buf = appendResult(buf, f, m, res)
+	buf = st.appendResult(buf, f, m, res)
 	return append(buf, "}\n"...)
 }
 
 // appendResult appends the fields of a successful report after cluster and
 // topic: partition, offset, timestamp, key, value.
-func appendResult(buf []byte, f formats, m *producer.Message, res producer.Result) []byte {
+func (st *state) appendResult(buf []byte, f formats, m *producer.Message, res producer.Result) []byte {
 	buf = strconv.AppendInt(buf, int64(res.Partition), 10)
 	buf = append(buf, `,"offset":`...)
 	buf = strconv.AppendInt(buf, res.Offset, 10)
 	buf = append(buf, `,"timestamp":"`...)
-	buf = res.Timestamp.UTC().AppendFormat(buf, tsLayout)
+	buf = st.appendTimestamp(buf, res.Timestamp)
 	buf = append(buf, `","key":`...)
 	buf = appendData(buf, f.key, m.Key)
 	buf = append(buf, `,"value":`...)
 	return appendData(buf, f.value, m.Value)
+}
+
+// appendTimestamp appends t in tsLayout. The text depends only on t's
+// millisecond, and the records of a batch often share one: the last is kept.
+func (st *state) appendTimestamp(buf []byte, t time.Time) []byte {
+	ms := t.UnixMilli()
+	if ms < 0 || ms >= 1<<50 { // outside 1970 to year 37,000: no overflow in ms
+		return t.UTC().AppendFormat(buf, tsLayout)
+	}
+	if st.tsText == nil || ms != st.tsMilli {
+		st.tsText = t.UTC().AppendFormat(st.tsText[:0], tsLayout)
+		st.tsMilli = ms
+	}
+	return append(buf, st.tsText...)
 }
 
 func appendData(buf []byte, f format, b []byte) []byte {
@@ -397,7 +410,5 @@ func appendData(buf []byte, f format, b []byte) []byte {
 	return append(buf, '}')
 }
 
-func appendString(buf []byte, s string) []byte {
-	b, _ := json.Marshal(s)
-	return append(buf, b...)
-}
+// appendString appends s quoted as json.Marshal quotes it.
+func appendString(buf []byte, s string) []byte { return jsonfast.AppendString(buf, s) }

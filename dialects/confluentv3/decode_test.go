@@ -1,7 +1,6 @@
 package confluentv3
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -14,6 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/caddy-kafka/caddy-kafka/dialects"
+	"github.com/caddy-kafka/caddy-kafka/dialects/internal/fuzzseed"
 	"github.com/caddy-kafka/caddy-kafka/producer"
 )
 
@@ -36,9 +36,12 @@ func FuzzDecode(f *testing.F) {
 		f.Add([]byte(b))
 	}
 	f.Add([]byte(`{"entries":[{"id":"a","value":{"data":"AA=="}}]}`))
+	for _, r := range fuzzseed.Load(f, "testdata/spec") {
+		f.Add(r.Body)
+	}
 	c := &ConfluentV3{batchMax: 10}
 	f.Fuzz(func(t *testing.T, body []byte) {
-		sp := splitter{br: bufio.NewReader(bytes.NewReader(body)), max: 1 << 10}
+		sp := newSplitter(bytes.NewReader(body), 64, 1<<10, len(body)%2 == 0)
 		total := 0
 		for {
 			raw, err := sp.next()
@@ -64,8 +67,8 @@ func FuzzDecode(f *testing.F) {
 				if d.formats.value == formatJSON && !bytes.Contains(raw, d.msg.Value) {
 					t.Fatalf("JSON value %q not in %q", d.msg.Value, raw)
 				}
-			} else if _, code, msg := classify(d.err); code < 400 || msg == "" {
-				t.Fatalf("error %v classified %d %q", d.err, code, msg)
+			} else if status, code, msg := classify(d.err); status < 400 || status > 499 || code < 400 || msg == "" {
+				t.Fatalf("error %v classified %d %d %q", d.err, status, code, msg)
 			}
 			if d.fatal {
 				break
@@ -97,6 +100,11 @@ func TestDecodeRecord(t *testing.T) {
 		{`{"key":{"type":"PROTOBUF","data":"x"}}`, nil, nil, formats{}, `Bad Request: key.type PROTOBUF is not supported: this gateway has no Schema Registry integration; use BINARY, JSON or STRING`},
 		{`{"key":{"subject":"s","data":"x"}}`, nil, nil, formats{}, `Bad Request: key.subject is not supported: this gateway has no Schema Registry integration; use type BINARY, JSON or STRING`},
 		{`{"partition_id":-1}`, nil, nil, formats{}, `Partition not found.`},
+		// Found by probing the gateway against Kafka: a timestamp before
+		// the epoch was produced as a negative Kafka timestamp.
+		{`{"value":{"data":"AA=="},"timestamp":"1969-12-31T23:59:59.999Z"}`, nil, nil, formats{}, `Bad Request: timestamp "1969-12-31T23:59:59.999Z" is before 1970-01-01T00:00:00Z`},
+		{`{"value":{"data":"AA=="},"timestamp":"0001-01-01T00:00:00Z"}`, nil, nil, formats{}, `Bad Request: timestamp "0001-01-01T00:00:00Z" is before 1970-01-01T00:00:00Z`},
+		{`{"value":{"data":"AA=="},"timestamp":"1970-01-01T00:00:00Z"}`, nil, []byte{0}, formats{formatNull, formatBinary}, ""},
 	} {
 		d := decodeRecord([]byte(tc.in), "t", false)
 		if tc.err != "" {

@@ -1,7 +1,6 @@
 package confluentv3
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"io"
@@ -24,14 +23,14 @@ const (
 // readAll reads every record of a body that has a length. It stops after
 // malformed input, whose record carries the error.
 func readAll(r *http.Request, maxBody int64, topic string) ([]decoded, error) {
-	sp := splitter{br: bufio.NewReader(r.Body), max: maxBody}
+	sp := newSplitter(r.Body, wholeChunk(r.ContentLength), maxBody, false)
 	var recs []decoded
+	var mbe *http.MaxBytesError // out of the loop: errors.As moves it to the heap
 	for {
 		raw, err := sp.next()
 		if err == io.EOF {
 			return recs, nil
 		}
-		var mbe *http.MaxBytesError
 		switch {
 		case errors.As(err, &mbe), errors.Is(err, errSplitTooLarge):
 			return nil, errTooLarge
@@ -43,11 +42,22 @@ func readAll(r *http.Request, maxBody int64, topic string) ([]decoded, error) {
 			return append(recs, decoded{err: badRequest("%s", me.msg), fatal: true}), nil
 		}
 		d := decodeRecord(raw, topic, false)
+		if recs == nil {
+			recs = make([]decoded, 0, recordsEstimate(r.ContentLength, len(raw)))
+		}
 		recs = append(recs, d)
 		if d.fatal {
 			return recs, nil
 		}
 	}
+}
+
+// recordsEstimate guesses how many records a body of n bytes holds from its
+// first record's size, for bulk requests whose records look alike: a little
+// more, so that the slice is not grown, and at most one per 32 bytes.
+func recordsEstimate(n int64, first int) int {
+	est := n / int64(first+1)
+	return int(min(est+est/8+1, n/32+1, 1<<16))
 }
 
 // request builds the handler's request for records, with the reports' state.
@@ -147,6 +157,11 @@ func (c *ConfluentV3) stream(w http.ResponseWriter, r *http.Request, k dialects.
 		select {
 		case first, ok = <-q:
 		case <-ctx.Done():
+			if !started {
+				// The body's read failed (a server read timeout, the
+				// client gone) before any record: not a 200.
+				c.WriteError(w, r, errReadBody)
+			}
 			return
 		}
 		if !ok {
@@ -175,6 +190,7 @@ func (c *ConfluentV3) stream(w http.ResponseWriter, r *http.Request, k dialects.
 			return
 		}
 		req := request(batch, st)
+		req.Streamed = true
 		var results []producer.Result
 		var perr error
 		if req.Errs == nil || hasRecord(req.Errs) {
@@ -216,9 +232,15 @@ func (c *ConfluentV3) stream(w http.ResponseWriter, r *http.Request, k dialects.
 		}
 	}
 	if !started {
+		if r.Context().Err() != nil {
+			c.WriteError(w, r, errReadBody) // the reader ended on a failed read
+			return
+		}
 		c.WriteError(w, r, errEmptyBody)
 	}
 }
+
+var errReadBody = &dialects.Error{Class: producer.ClassBadRequest, Message: "reading request body failed"}
 
 // hasRecord reports whether some record of a batch decoded.
 func hasRecord(errs []error) bool {
@@ -233,11 +255,11 @@ func hasRecord(errs []error) bool {
 // readStream decodes records from body into q until the body ends, a record
 // is malformed or too large, or ctx is done.
 func readStream(ctx context.Context, body io.Reader, maxBody int64, topic string, q chan<- decoded, bud *budget) {
-	sp := splitter{br: bufio.NewReaderSize(body, 64<<10), max: maxBody}
+	sp := newSplitter(body, streamChunk, maxBody, true)
+	var me *malformedError // out of the loop: errors.As moves it to the heap
 	for {
 		raw, err := sp.next()
 		var d decoded
-		var me *malformedError
 		switch {
 		case err == nil:
 			d = decodeRecord(raw, topic, false)

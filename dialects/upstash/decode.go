@@ -39,6 +39,16 @@ func decodeMessages(body []byte, pathTopic string, maxRecords int) ([]producer.M
 	if len(start) == 0 {
 		return nil, dialects.Errorf(producer.ClassBadRequest, "empty body: send a message or an array of messages as JSON")
 	}
+	if records, ok := fastMessages(start, pathTopic, maxRecords); ok {
+		return records, nil
+	}
+	return slowMessages(start, pathTopic, maxRecords)
+}
+
+// slowMessages is decodeMessages with encoding/json, from the body's first
+// byte that is not whitespace: every body fastMessages does not take, and
+// the reference it is checked against.
+func slowMessages(start []byte, pathTopic string, maxRecords int) ([]producer.Message, error) {
 	dec := json.NewDecoder(bytes.NewReader(start))
 	dec.DisallowUnknownFields()
 	var msgs []message
@@ -159,6 +169,30 @@ func jsonError(err error) error {
 // value ("[,]", "[1,,]", "{"a":,}") are left for the JSON decoder to refuse.
 // body is returned as is when it has no trailing comma, else a copy is.
 func trimTrailingCommas(body []byte) []byte {
+	if !commaBeforeClose(body) {
+		return body
+	}
+	return trimCommas(body)
+}
+
+// commaBeforeClose reports whether some comma of b, in a string or not, is
+// followed by a closing ']' or '}' after whitespace: a body without one has
+// no trailing comma, and it takes only a search for commas to know.
+func commaBeforeClose(b []byte) bool {
+	for {
+		i := bytes.IndexByte(b, ',')
+		if i < 0 {
+			return false
+		}
+		b = b[i+1:]
+		if closes(b) {
+			return true
+		}
+	}
+}
+
+// trimCommas is trimTrailingCommas without the shortcut.
+func trimCommas(body []byte) []byte {
 	var out []byte // nil until the first trailing comma
 	inString, escaped := false, false
 	var prev byte // last byte outside whitespace, before i

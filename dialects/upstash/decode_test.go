@@ -14,6 +14,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 
 	"github.com/caddy-kafka/caddy-kafka/dialects"
+	"github.com/caddy-kafka/caddy-kafka/dialects/internal/fuzzseed"
 	"github.com/caddy-kafka/caddy-kafka/producer"
 )
 
@@ -288,6 +289,10 @@ func FuzzDecode(f *testing.F) {
 	for _, b := range specBodies {
 		f.Add([]byte(b), "")
 		f.Add([]byte(b), "cities")
+	}
+	for _, r := range fuzzseed.Load(f, "testdata/spec") {
+		f.Add(r.Body, "")
+		f.Add(r.Body, "greetings")
 	}
 	f.Add([]byte(`[{"value":"a\",]",},]`), "t")
 	f.Add([]byte(`{"value":"a","headers":[{"key":"b","value":null},],}`), "t")

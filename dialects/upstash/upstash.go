@@ -49,11 +49,13 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 
 	"github.com/caddyserver/caddy/v2"
 
 	"github.com/caddy-kafka/caddy-kafka/dialects"
+	"github.com/caddy-kafka/caddy-kafka/dialects/internal/jsonfast"
 	"github.com/caddy-kafka/caddy-kafka/producer"
 )
 
@@ -149,6 +151,8 @@ func parsePath(p string) (topic, message string, segments int, ok bool) {
 	return topic, message, 2, true
 }
 
+// metadata is an answer's entry, as json.Marshal writes it; Encode writes
+// the same bytes by hand (FuzzEncode checks it).
 type metadata struct {
 	Topic     string `json:"topic"`
 	Partition int32  `json:"partition"`
@@ -165,16 +169,37 @@ func (u Upstash) Encode(w http.ResponseWriter, r *http.Request, req *dialects.Re
 			return nil
 		}
 	}
+	var b []byte
 	if _, ok := req.State.(single); ok {
-		res := results[0]
-		return dialects.WriteJSON(w, http.StatusOK, "application/json",
-			metadata{Topic: req.Records[0].Topic, Partition: res.Partition, Offset: res.Offset, Timestamp: res.Timestamp.UnixMilli()})
+		b = appendMetadata(make([]byte, 0, 128), req.Records[0].Topic, results[0])
+	} else {
+		b = make([]byte, 0, 2+len(results)*80)
+		b = append(b, '[')
+		for i, res := range results {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendMetadata(b, req.Records[i].Topic, res)
+		}
+		b = append(b, ']')
 	}
-	out := make([]metadata, len(results))
-	for i, res := range results {
-		out[i] = metadata{Topic: req.Records[i].Topic, Partition: res.Partition, Offset: res.Offset, Timestamp: res.Timestamp.UnixMilli()}
-	}
-	return dialects.WriteJSON(w, http.StatusOK, "application/json", out)
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	_, err := w.Write(b)
+	return err
+}
+
+// appendMetadata appends a record's metadata as json.Marshal writes it.
+func appendMetadata(b []byte, topic string, res producer.Result) []byte {
+	b = append(b, `{"topic":`...)
+	b = jsonfast.AppendString(b, topic)
+	b = append(b, `,"partition":`...)
+	b = strconv.AppendInt(b, int64(res.Partition), 10)
+	b = append(b, `,"offset":`...)
+	b = strconv.AppendInt(b, res.Offset, 10)
+	b = append(b, `,"timestamp":`...)
+	b = strconv.AppendInt(b, res.Timestamp.UnixMilli(), 10)
+	return append(b, '}')
 }
 
 // WriteError writes {"error": "...", "status": N}.

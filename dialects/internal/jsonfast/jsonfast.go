@@ -290,10 +290,29 @@ func Int(b []byte, bits int) (n int64, ok bool) {
 // nothing needs changing, else new. ok is false when s is not a valid JSON
 // string.
 func Unquote(s []byte) (t []byte, ok bool) {
-	if end, _ := String(s, 0); end != len(s) {
+	end, esc := String(s, 0)
+	if end != len(s) {
 		return nil, false
 	}
+	return unquoteValid(s, esc), true
+}
+
+// StringValue returns the JSON string at b[i] as Unquote does, and the index
+// just past it; -1 when it is not a valid JSON string.
+func StringValue(b []byte, i int) ([]byte, int) {
+	end, esc := String(b, i)
+	if end < 0 {
+		return nil, -1
+	}
+	return unquoteValid(b[i:end], esc), end
+}
+
+// unquoteValid unquotes s, a valid JSON string with escapes or not.
+func unquoteValid(s []byte, esc bool) []byte {
 	s = s[1 : len(s)-1]
+	if !esc && utf8.Valid(s) {
+		return s[:len(s):len(s)]
+	}
 	r := 0
 	for r < len(s) {
 		c := s[r]
@@ -310,10 +329,7 @@ func Unquote(s []byte) (t []byte, ok bool) {
 		}
 		r += size
 	}
-	if r == len(s) {
-		return s[:len(s):len(s)], true
-	}
-	return appendUnquoted(make([]byte, 0, len(s)+2*utf8.UTFMax), s, r), true
+	return appendUnquoted(make([]byte, 0, len(s)+2*utf8.UTFMax), s, r)
 }
 
 // AppendUnquote appends the contents of the JSON string s as Unquote

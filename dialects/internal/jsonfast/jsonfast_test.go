@@ -108,6 +108,9 @@ func FuzzStrings(f *testing.F) {
 		if ok && len(got) > 0 && bytes.IndexByte(b, '\\') < 0 && utf8.Valid(b) && &got[0] != &b[1] {
 			t.Fatalf("Unquote(%q) copied a string without escapes", b)
 		}
+		if sv, end := StringValue(append(b[:len(b):len(b)], ','), 0); (end == len(b)) != ok || (ok && !bytes.Equal(sv, got)) {
+			t.Fatalf("StringValue(%q) = %q %d", b, sv, end)
+		}
 		if end, esc := String(b, 0); (end == len(b)) != ok || (ok && esc != (bytes.IndexByte(b, '\\') >= 0)) {
 			t.Fatalf("String(%q) = %d %v", b, end, esc)
 		}
