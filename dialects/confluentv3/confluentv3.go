@@ -359,7 +359,7 @@ func (c *ConfluentV3) Decode(r *http.Request, _ dialects.Limits) (*dialects.Requ
 // order. req.State is the request's *state.
 func (c *ConfluentV3) Encode(w http.ResponseWriter, r *http.Request, req *dialects.Request, results []producer.Result) error {
 	st := req.State.(*state)
-	buf := make([]byte, 0, 256*len(results))
+	buf := make([]byte, 0, len(results)*(len(st.prefix)+136)) // a report with a STRING key and value fits
 	for i := range results {
 		var err error
 		if req.Errs != nil {
