@@ -96,3 +96,12 @@ func WriteJSON(w http.ResponseWriter, status int, contentType string, v any) err
 	_, err = w.Write(b)
 	return err
 }
+
+// WriteBody writes b, already encoded, as the body of a response with the
+// given status and content type.
+func WriteBody(w http.ResponseWriter, status int, contentType string, b []byte) error {
+	w.Header().Set("Content-Type", contentType)
+	w.WriteHeader(status)
+	_, err := w.Write(b)
+	return err
+}

@@ -63,37 +63,6 @@ func unrelated(name []byte, fields []string) bool {
 	return true
 }
 
-// objectKey reads `"name"` and the ':' after it at b[i], and returns the name
-// and the index of the value. Names with escapes are left to the slow path.
-func objectKey(b []byte, i int) (name []byte, next int) {
-	end, esc := jsonfast.String(b, i)
-	if end < 0 || esc {
-		return nil, -1
-	}
-	name = b[i+1 : end-1]
-	i = jsonfast.SkipSpace(b, end)
-	if i >= len(b) || b[i] != ':' {
-		return nil, -1
-	}
-	return name, jsonfast.SkipSpace(b, i+1)
-}
-
-// separator reads what follows a value at b[i] in an object or array closed
-// by end: ',' and the next item's index, or end and done.
-func separator(b []byte, i int, end byte) (next int, done bool) {
-	i = jsonfast.SkipSpace(b, i)
-	if i >= len(b) {
-		return -1, false
-	}
-	switch b[i] {
-	case ',':
-		return jsonfast.SkipSpace(b, i+1), false
-	case end:
-		return i + 1, true
-	}
-	return -1, false
-}
-
 // fastRecords decodes body as decodeRecords does, or returns false.
 func fastRecords(body []byte, f format, topic string, partition int32) ([]producer.Message, bool) {
 	i := jsonfast.SkipSpace(body, 0)
@@ -104,7 +73,7 @@ func fastRecords(body []byte, f format, topic string, partition int32) ([]produc
 	var out []producer.Message
 	seen := false
 	for {
-		name, j := objectKey(body, i)
+		name, j := jsonfast.ObjectKey(body, i)
 		if j < 0 {
 			return nil, false
 		}
@@ -126,7 +95,7 @@ func fastRecords(body []byte, f format, topic string, partition int32) ([]produc
 			return nil, false
 		}
 		var done bool
-		if i, done = separator(body, i, '}'); i < 0 {
+		if i, done = jsonfast.Separator(body, i, '}'); i < 0 {
 			return nil, false
 		}
 		if done {
@@ -166,7 +135,7 @@ func fastArray(b []byte, i int, f format, topic string, partition int32) ([]prod
 			i++
 		} else {
 			for {
-				name, j := objectKey(b, i)
+				name, j := jsonfast.ObjectKey(b, i)
 				if j < 0 {
 					return nil, -1
 				}
@@ -205,7 +174,7 @@ func fastArray(b []byte, i int, f format, topic string, partition int32) ([]prod
 				}
 				seen |= bit
 				var done bool
-				if i, done = separator(b, i, '}'); i < 0 {
+				if i, done = jsonfast.Separator(b, i, '}'); i < 0 {
 					return nil, -1
 				}
 				if done {
@@ -222,7 +191,7 @@ func fastArray(b []byte, i int, f format, topic string, partition int32) ([]prod
 		}
 		out = append(out, m)
 		var done bool
-		if i, done = separator(b, i, ']'); i < 0 {
+		if i, done = jsonfast.Separator(b, i, ']'); i < 0 {
 			return nil, -1
 		}
 		if done {

@@ -64,21 +64,6 @@ func (f *fieldSet) add(bit fieldSet) bool {
 	return true
 }
 
-// objectKey reads `"name"` and the ':' after it at b[i], and returns the name
-// and the index of the value. Names with escapes are left to the slow path.
-func objectKey(b []byte, i int) (name []byte, next int) {
-	end, esc := jsonfast.String(b, i)
-	if end < 0 || esc {
-		return nil, -1
-	}
-	name = b[i+1 : end-1]
-	i = jsonfast.SkipSpace(b, end)
-	if i >= len(b) || b[i] != ':' {
-		return nil, -1
-	}
-	return name, jsonfast.SkipSpace(b, i+1)
-}
-
 // objectNext reads what follows a member's value at b[i]: ',' and the next
 // key's index, or '}' and done.
 func objectNext(b []byte, i int) (next int, done bool) {
@@ -117,7 +102,7 @@ func fastRecord(raw []byte, fr *fastRec) bool {
 	}
 	var seen fieldSet
 	for {
-		name, j := objectKey(raw, i)
+		name, j := jsonfast.ObjectKey(raw, i)
 		if j < 0 {
 			return false
 		}
@@ -201,7 +186,7 @@ func fastData(b []byte, i int, jd *jsonData) (bool, int) {
 	}
 	var seen fieldSet
 	for {
-		name, j := objectKey(b, i)
+		name, j := jsonfast.ObjectKey(b, i)
 		if j < 0 {
 			return false, -1
 		}
@@ -304,7 +289,7 @@ func fastHeaders(b []byte, i int, fr *fastRec) int {
 		} else {
 			var seen fieldSet
 			for {
-				name, j := objectKey(b, i)
+				name, j := jsonfast.ObjectKey(b, i)
 				if j < 0 {
 					return -1
 				}

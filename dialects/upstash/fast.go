@@ -16,37 +16,6 @@ import (
 // caller then decodes the body with encoding/json, so that every error and
 // corner case is encoding/json's. FuzzFastMessages checks that both agree.
 
-// objectKey reads `"name"` and the ':' after it at b[i], and returns the name
-// and the index of the value. Names with escapes are left to the slow path.
-func objectKey(b []byte, i int) (name []byte, next int) {
-	end, esc := jsonfast.String(b, i)
-	if end < 0 || esc {
-		return nil, -1
-	}
-	name = b[i+1 : end-1]
-	i = jsonfast.SkipSpace(b, end)
-	if i >= len(b) || b[i] != ':' {
-		return nil, -1
-	}
-	return name, jsonfast.SkipSpace(b, i+1)
-}
-
-// separator reads what follows a value at b[i] in an object or array closed
-// by end: ',' and the next item's index, or end and done.
-func separator(b []byte, i int, end byte) (next int, done bool) {
-	i = jsonfast.SkipSpace(b, i)
-	if i >= len(b) {
-		return -1, false
-	}
-	switch b[i] {
-	case ',':
-		return jsonfast.SkipSpace(b, i+1), false
-	case end:
-		return i + 1, true
-	}
-	return -1, false
-}
-
 // stringValue reads the JSON string at b[i], unquoted as encoding/json
 // unquotes it into a Go string, and its end.
 func stringValue(b []byte, i int) ([]byte, int) { return jsonfast.StringValue(b, i) }
@@ -97,7 +66,7 @@ func fastMessages(start []byte, pathTopic string, maxRecords int) ([]producer.Me
 				return nil, false
 			}
 			var done bool
-			if i, done = separator(start, i, ']'); i < 0 {
+			if i, done = jsonfast.Separator(start, i, ']'); i < 0 {
 				return nil, false
 			}
 			if done {
@@ -131,7 +100,7 @@ func (fd *fastDecoder) message(b []byte, i int, rec *producer.Message) int {
 		return -1 // no value
 	}
 	for {
-		name, j := objectKey(b, i)
+		name, j := jsonfast.ObjectKey(b, i)
 		if j < 0 {
 			return -1
 		}
@@ -186,7 +155,7 @@ func (fd *fastDecoder) message(b []byte, i int, rec *producer.Message) int {
 		}
 		seen |= bit
 		var done bool
-		if i, done = separator(b, i, '}'); i < 0 {
+		if i, done = jsonfast.Separator(b, i, '}'); i < 0 {
 			return -1
 		}
 		if done {
@@ -236,7 +205,7 @@ func headers(b []byte, i int) ([]producer.Header, int) {
 			return nil, -1 // no key
 		}
 		for {
-			name, j := objectKey(b, i)
+			name, j := jsonfast.ObjectKey(b, i)
 			if j < 0 {
 				return nil, -1
 			}
@@ -269,7 +238,7 @@ func headers(b []byte, i int) ([]producer.Header, int) {
 			}
 			seen |= bit
 			var done bool
-			if i, done = separator(b, i, '}'); i < 0 {
+			if i, done = jsonfast.Separator(b, i, '}'); i < 0 {
 				return nil, -1
 			}
 			if done {
@@ -281,7 +250,7 @@ func headers(b []byte, i int) ([]producer.Header, int) {
 		}
 		hs = append(hs, h)
 		var done bool
-		if i, done = separator(b, i, ']'); i < 0 {
+		if i, done = jsonfast.Separator(b, i, ']'); i < 0 {
 			return nil, -1
 		}
 		if done {

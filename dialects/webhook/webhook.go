@@ -30,6 +30,7 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 
 	"github.com/caddy-kafka/caddy-kafka/dialects"
+	"github.com/caddy-kafka/caddy-kafka/dialects/internal/jsonfast"
 	"github.com/caddy-kafka/caddy-kafka/producer"
 )
 
@@ -191,7 +192,7 @@ func (wh *Webhook) Encode(w http.ResponseWriter, r *http.Request, req *dialects.
 // appendMetadata appends {"topic","partition","offset","timestamp"}.
 func appendMetadata(buf []byte, topic string, res producer.Result) []byte {
 	buf = append(buf, `{"topic":`...)
-	buf = dialects.AppendString(buf, topic)
+	buf = jsonfast.AppendString(buf, topic)
 	buf = append(buf, `,"partition":`...)
 	buf = strconv.AppendInt(buf, int64(res.Partition), 10)
 	buf = append(buf, `,"offset":`...)

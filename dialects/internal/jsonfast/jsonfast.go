@@ -504,3 +504,36 @@ func AppendCompact(dst, v []byte) []byte {
 	}
 	return append(dst, v[start:]...)
 }
+
+// ObjectKey reads `"name"` and the ':' after it at b[i], and returns the
+// name and the index of the value, or next -1. Names with escapes are left
+// to the caller's slow path (next -1).
+func ObjectKey(b []byte, i int) (name []byte, next int) {
+	end, esc := String(b, i)
+	if end < 0 || esc {
+		return nil, -1
+	}
+	name = b[i+1 : end-1]
+	i = SkipSpace(b, end)
+	if i >= len(b) || b[i] != ':' {
+		return nil, -1
+	}
+	return name, SkipSpace(b, i+1)
+}
+
+// Separator reads what follows a value at b[i] in an object or array closed
+// by end: ',' and the next item's index, or end and done; next is -1 on
+// anything else.
+func Separator(b []byte, i int, end byte) (next int, done bool) {
+	i = SkipSpace(b, i)
+	if i >= len(b) {
+		return -1, false
+	}
+	switch b[i] {
+	case ',':
+		return SkipSpace(b, i+1), false
+	case end:
+		return i + 1, true
+	}
+	return -1, false
+}
