@@ -12,8 +12,6 @@ import (
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
-	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/plugin/kzap"
 	"go.uber.org/zap"
 
 	"github.com/caddy-kafka/caddy-kafka/producer"
@@ -103,7 +101,7 @@ func (a *App) newClient(name string, cl Cluster) (*pooledClient, error) {
 		logger.Warn("EMBEDDED KAFKA BROKER: records are kept in memory only and are LOST when Caddy stops or this cluster's config changes; use it to try the gateway, never in production")
 	}
 	obs := newClientObs(name, cl, logger)
-	c, err := producer.New(cfg, kgo.WithLogger(kzap.New(logger.Named("franz"))), kgo.WithHooks(obs.kprom))
+	c, err := producer.New(cfg, producer.WithLogger(logger), producer.WithMetrics(name))
 	if err != nil {
 		return nil, err
 	}

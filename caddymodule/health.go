@@ -2,8 +2,6 @@ package caddymodule
 
 import (
 	"context"
-	"errors"
-	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -11,10 +9,6 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/kmsg"
-	"github.com/twmb/franz-go/plugin/kprom"
 	"go.uber.org/zap"
 
 	"github.com/caddy-kafka/caddy-kafka/producer"
@@ -37,13 +31,12 @@ const (
 	stateUnreachable = "unreachable"
 )
 
-// clientObs is what can be observed of one pooled client: its franz-go
-// metrics and its health. It lives as long as the client, across reloads.
+// clientObs is what can be observed of one pooled client's health. It
+// lives as long as the client, across reloads.
 type clientObs struct {
 	cluster  string
 	embedded bool
-	seeds    []string // the configured brokers, without credentials
-	kprom    *kprom.Metrics
+	seeds    []string          // the configured brokers, without credentials
 	redact   *strings.Replacer // masks the cluster's secrets in error texts
 	logger   *zap.Logger
 
@@ -81,21 +74,9 @@ type brokerSummary struct {
 }
 
 // newClientObs prepares the observation of the client of cluster name, whose
-// expanded configuration is cl. Its kprom hooks must be given to the client.
+// expanded configuration is cl.
 func newClientObs(name string, cl Cluster, logger *zap.Logger) *clientObs {
-	o := &clientObs{
-		cluster: name,
-		logger:  logger,
-		kprom: kprom.NewMetrics("caddy",
-			kprom.Subsystem("kafka_client"),
-			kprom.Registry(nil), // a plain collector, registered with each config's registry
-			kprom.WithStaticLabel(prometheus.Labels{"cluster": name}),
-			// No topic label: topics come from URLs.
-			kprom.FetchAndProduceDetail(kprom.ByNode, kprom.Batches, kprom.Records,
-				kprom.UncompressedBytes, kprom.CompressedBytes, kprom.ConsistentNaming),
-			kprom.Histograms(kprom.RequestDurationE2E, kprom.RequestThrottled),
-		),
-	}
+	o := &clientObs{cluster: name, logger: logger}
 	o.embedded = len(cl.Brokers) == 1 && cl.Brokers[0] == "embedded"
 	for _, b := range cl.Brokers {
 		// host:port never carries credentials, but a URL-like entry
@@ -134,7 +115,7 @@ func (o *clientObs) start(c *producer.Client) {
 	var ctx context.Context
 	ctx, o.cancel = context.WithCancel(context.Background())
 	o.done = make(chan struct{})
-	go o.run(ctx, c.Kgo())
+	go o.run(ctx, c)
 }
 
 // stop ends the health checks and waits for the last one to return.
@@ -149,12 +130,12 @@ func (o *clientObs) stop() {
 	}
 }
 
-func (o *clientObs) run(ctx context.Context, kc *kgo.Client) {
+func (o *clientObs) run(ctx context.Context, c *producer.Client) {
 	defer close(o.done)
 	t := time.NewTicker(healthInterval)
 	defer t.Stop()
 	for {
-		o.check(ctx, kc)
+		o.check(ctx, c)
 		select {
 		case <-ctx.Done():
 			return
@@ -165,9 +146,9 @@ func (o *clientObs) run(ctx context.Context, kc *kgo.Client) {
 
 // check asks the cluster for its metadata once and records the outcome,
 // logging when the state changes.
-func (o *clientObs) check(ctx context.Context, kc *kgo.Client) {
+func (o *clientObs) check(ctx context.Context, c *producer.Client) {
 	cctx, cancel := context.WithTimeout(ctx, healthTimeout)
-	sum, err := clusterMetadata(cctx, kc)
+	info, err := c.ClusterState(cctx)
 	cancel()
 	if ctx.Err() != nil {
 		return // stopping: the failure is ours, not the cluster's
@@ -177,7 +158,7 @@ func (o *clientObs) check(ctx context.Context, kc *kgo.Client) {
 	next := *prev
 	next.CheckedAt = now
 	if err == nil {
-		next.State, next.Kafka = stateReachable, sum
+		next.State, next.Kafka = stateReachable, summarize(info)
 		if prev.State != stateReachable {
 			next.Since = now
 			if prev.State == stateUnreachable {
@@ -195,40 +176,12 @@ func (o *clientObs) check(ctx context.Context, kc *kgo.Client) {
 	o.state.Store(&next)
 }
 
-// clusterMetadata asks the brokers the client knows, then the seeds, for the
-// cluster's metadata without topics, as kgo.Client.Ping does, and returns the
-// first answer or the last error.
-func clusterMetadata(ctx context.Context, kc *kgo.Client) (*clusterSummary, error) {
-	req := kmsg.NewPtrMetadataRequest()
-	req.Topics = []kmsg.MetadataRequestTopic{} // empty, not nil: no topics
-	err := errors.New("no broker to ask")
-	for _, brokers := range [2][]*kgo.Broker{kc.DiscoveredBrokers(), kc.SeedBrokers()} {
-		for _, b := range brokers {
-			var resp *kmsg.MetadataResponse
-			if resp, err = req.RequestWith(ctx, b); err == nil {
-				return summarize(resp), nil
-			}
-			if ctx.Err() != nil {
-				return nil, err
-			}
-		}
+// summarize is the admin API's view of what a broker said of its cluster.
+func summarize(info producer.ClusterInfo) *clusterSummary {
+	s := &clusterSummary{ClusterID: info.ID, ControllerID: info.Controller, Brokers: make([]brokerSummary, 0, len(info.Brokers))}
+	for _, b := range info.Brokers {
+		s.Brokers = append(s.Brokers, brokerSummary{NodeID: b.NodeID, Host: b.Host, Port: b.Port, Rack: b.Rack})
 	}
-	return nil, err
-}
-
-func summarize(resp *kmsg.MetadataResponse) *clusterSummary {
-	s := &clusterSummary{ControllerID: resp.ControllerID, Brokers: make([]brokerSummary, 0, len(resp.Brokers))}
-	if resp.ClusterID != nil {
-		s.ClusterID = *resp.ClusterID
-	}
-	for _, b := range resp.Brokers {
-		bs := brokerSummary{NodeID: b.NodeID, Host: b.Host, Port: b.Port}
-		if b.Rack != nil {
-			bs.Rack = *b.Rack
-		}
-		s.Brokers = append(s.Brokers, bs)
-	}
-	sort.Slice(s.Brokers, func(i, j int) bool { return s.Brokers[i].NodeID < s.Brokers[j].NodeID })
 	return s
 }
 

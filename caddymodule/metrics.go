@@ -67,8 +67,8 @@ func (a *App) registerMetrics(ctx caddy.Context) error {
 	}
 	cs := []prometheus.Collector{requestsTotal, recordsTotal, produceDuration, idempotencyTotal, bufferedCollector{a}}
 	for _, pc := range a.clients {
-		if pc.obs != nil {
-			cs = append(cs, pc.obs.kprom)
+		if m := pc.Metrics(); m != nil {
+			cs = append(cs, m)
 		}
 	}
 	for _, c := range cs {

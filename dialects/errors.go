@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"net/http"
 
-	"github.com/twmb/franz-go/pkg/kerr"
-
 	"github.com/caddy-kafka/caddy-kafka/producer"
 )
 
@@ -65,9 +63,8 @@ func ErrorOf(err error) *Error {
 	}
 	c := producer.Classify(err)
 	msg := classMessages[c]
-	var ke *kerr.Error
-	if errors.As(err, &ke) && c != producer.ClassUnknownTopic {
-		msg = ke.Description
+	if d, ok := producer.KafkaDescription(err); ok && c != producer.ClassUnknownTopic {
+		msg = d
 	}
 	return &Error{Class: c, Message: msg, Err: err}
 }

@@ -156,3 +156,16 @@ func KafkaCode(err error) (int16, bool) {
 	}
 	return 0, false
 }
+
+// KafkaDescription is Kafka's own description of the Kafka error behind err
+// ("The request included a message larger than the max message size the
+// server will accept"), if there is one. It is the text of the protocol
+// error code, never the broker's error message or an address, so it is safe
+// to show a client.
+func KafkaDescription(err error) (string, bool) {
+	var ke *kerr.Error
+	if errors.As(err, &ke) {
+		return ke.Description, true
+	}
+	return "", false
+}

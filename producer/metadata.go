@@ -131,14 +131,17 @@ func (m *metadataCache) lookup(ctx context.Context, topic string) (int32, error)
 	}
 }
 
-// ClusterInfo describes a cluster for discovery endpoints.
+// ClusterInfo describes a cluster for discovery endpoints (Describe) and
+// health checks (ClusterState).
 type ClusterInfo struct {
 	// ID is the Kafka cluster ID.
 	ID string
 	// Controller is the controller's node ID, -1 when unknown.
 	Controller int32
-	Brokers    []BrokerInfo
-	// Topics are sorted by name; internal topics are left out.
+	// Brokers are sorted by node ID.
+	Brokers []BrokerInfo
+	// Topics are sorted by name; internal topics are left out. ClusterState
+	// leaves them nil.
 	Topics []TopicInfo
 }
 
@@ -182,18 +185,7 @@ func (c *Client) Describe(ctx context.Context, topics ...string) (ClusterInfo, e
 	if err != nil {
 		return ClusterInfo{}, fmt.Errorf("fetching metadata: %w", err)
 	}
-	info := ClusterInfo{Controller: resp.ControllerID}
-	if resp.ClusterID != nil {
-		info.ID = *resp.ClusterID
-	}
-	for _, b := range resp.Brokers {
-		bi := BrokerInfo{NodeID: b.NodeID, Host: b.Host, Port: b.Port}
-		if b.Rack != nil {
-			bi.Rack = *b.Rack
-		}
-		info.Brokers = append(info.Brokers, bi)
-	}
-	sort.Slice(info.Brokers, func(i, j int) bool { return info.Brokers[i].NodeID < info.Brokers[j].NodeID })
+	info := clusterInfo(resp)
 	for _, t := range resp.Topics {
 		if t.Topic == nil || t.IsInternal {
 			continue

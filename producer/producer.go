@@ -9,6 +9,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/plugin/kprom"
 )
 
 // ErrTimeout is the error of a record whose acknowledgement the caller
@@ -22,6 +23,7 @@ type Client struct {
 	cfg      Config
 	embedded *kfake.Cluster
 	meta     *metadataCache
+	metrics  *kprom.Metrics // nil without WithMetrics
 
 	// Records and bytes admitted and not yet finished. Admission happens
 	// before franz-go buffers a record and release after its promise has
@@ -36,15 +38,19 @@ type Client struct {
 	idle    atomic.Int32 // workers waiting on queue
 }
 
-// New creates a client for cfg. Extra franz-go options (a logger, hooks) are
-// applied last. With cfg.Embedded it first starts an in-memory kfake cluster
-// whose auto-created topics have three partitions.
-func New(cfg Config, extra ...kgo.Opt) (*Client, error) {
+// New creates a client for cfg, with a logger and metrics if options say so.
+// With cfg.Embedded it first starts an in-memory kfake cluster whose
+// auto-created topics have three partitions.
+func New(cfg Config, with ...Option) (*Client, error) {
 	opts, err := cfg.opts()
 	if err != nil {
 		return nil, err
 	}
-	c := &Client{cfg: cfg}
+	var o options
+	for _, opt := range with {
+		opt(&o)
+	}
+	c := &Client{cfg: cfg, metrics: o.metrics}
 	if cfg.Embedded {
 		c.embedded, err = kfake.NewCluster(
 			kfake.AllowAutoTopicCreation(),
@@ -57,7 +63,7 @@ func New(cfg Config, extra ...kgo.Opt) (*Client, error) {
 		opts = append(opts, kgo.SeedBrokers(c.embedded.ListenAddrs()...))
 	}
 	opts = append(opts, kgo.WithHooks(c))
-	c.kc, err = kgo.NewClient(append(opts, extra...)...)
+	c.kc, err = kgo.NewClient(append(opts, o.kgoOpts()...)...)
 	if err != nil {
 		if c.embedded != nil {
 			c.embedded.Close()
@@ -71,10 +77,6 @@ func New(cfg Config, extra ...kgo.Opt) (*Client, error) {
 	go c.worker(c.queue)
 	return c, nil
 }
-
-// Kgo is the underlying franz-go client, for reads that have no wrapper here.
-// Never Close it: Close the Client.
-func (c *Client) Kgo() *kgo.Client { return c.kc }
 
 // Config is the configuration the client was created with.
 func (c *Client) Config() Config { return c.cfg }
@@ -338,14 +340,6 @@ func messagesSize(msgs []Message) int64 {
 // Buffered is how many records and bytes are produced and not yet finished.
 func (c *Client) Buffered() (records, bytes int64) {
 	return c.records.Load(), c.bytes.Load()
-}
-
-// Ping checks that a broker answers.
-func (c *Client) Ping(ctx context.Context) error {
-	if err := c.kc.Ping(ctx); err != nil {
-		return fmt.Errorf("pinging kafka: %w", err)
-	}
-	return nil
 }
 
 // Close stops accepting records, waits for those queued or buffered to be
