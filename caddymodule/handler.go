@@ -606,7 +606,7 @@ func (h *Handler) clusterID(ctx context.Context) (string, error) {
 	}
 	ctx, cancel := h.withTimeout(ctx)
 	defer cancel()
-	info, err := h.client.Describe(ctx)
+	info, err := h.client.ClusterState(ctx)
 	if err != nil {
 		return "", err
 	}
