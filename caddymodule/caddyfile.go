@@ -2,6 +2,9 @@ package caddymodule
 
 import (
 	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
 	"strconv"
 
 	"github.com/caddyserver/caddy/v2"
@@ -16,16 +19,43 @@ import (
 
 func init() {
 	httpcaddyfile.RegisterGlobalOption("kafka", parseGlobalOption)
-	httpcaddyfile.RegisterHandlerDirective("kafka_rest", parseHandler)
+	httpcaddyfile.RegisterHandlerDirective("kafka_rest", parseCaddyfile)
 	// A terminal responder like respond and reverse_proxy; before respond,
 	// so that a catch-all respond can answer what kafka_rest's matcher skips.
 	httpcaddyfile.RegisterDirectiveOrder("kafka_rest", httpcaddyfile.Before, "respond")
 }
 
-// parseGlobalOption parses the kafka global option into the kafka app:
+// dialectNamespace is the module namespace of the dialects.
+const dialectNamespace = "http.kafka_rest.dialects"
+
+// The subdirectives of each block, in the order of their syntax, for
+// suggesting the closest to a misspelled one.
+var (
+	clusterSubdirectives = []string{"brokers", "client_id", "sasl", "tls", "acks", "idempotent",
+		"compression", "linger", "max_buffered_records", "max_buffered_bytes", "max_message_bytes",
+		"request_timeout", "delivery_timeout", "allow_auto_topic_creation"}
+	kafkaSubdirectives       = append(append([]string(nil), clusterSubdirectives...), "cluster")
+	tlsSubdirectives         = []string{"ca", "client_cert", "server_name", "insecure_skip_verify"}
+	handlerSubdirectives     = []string{"cluster", "topics", "max_body", "max_records", "timeout", "idempotency"}
+	idempotencySubdirectives = []string{"window", "max_keys", "record_header"}
+)
+
+// parseGlobalOption sets up the kafka app from the kafka global option: see
+// App.UnmarshalCaddyfile.
+func parseGlobalOption(d *caddyfile.Dispenser, existing any) (any, error) {
+	if existing != nil {
+		return nil, d.Err("the kafka global option may appear only once: put every cluster in one block")
+	}
+	app := new(App)
+	if err := app.UnmarshalCaddyfile(d); err != nil {
+		return nil, err
+	}
+	return httpcaddyfile.App{Name: "kafka", Value: caddyconfig.JSON(app, nil)}, nil
+}
+
+// UnmarshalCaddyfile sets up the app from the kafka global option. Syntax:
 //
 //	kafka {
-//		# cluster "default"; more with: cluster <name> { ...same subdirectives... }
 //		brokers <host:port...> | embedded
 //		client_id <id>
 //		sasl plain|scram-sha-256|scram-sha-512 <user> <password>
@@ -46,68 +76,81 @@ func init() {
 //		request_timeout <duration>
 //		delivery_timeout <duration>
 //		allow_auto_topic_creation
-//		cluster <name> { ... }
+//		cluster <name> {
+//			<the subdirectives above, for another cluster>
+//		}
 //	}
-func parseGlobalOption(d *caddyfile.Dispenser, existing any) (any, error) {
-	if existing != nil {
-		return nil, d.Err("the kafka global option may appear only once: put every cluster in one block")
-	}
-	app := &App{Clusters: map[string]*Cluster{}}
+//
+// The subdirectives at the top of the block define the cluster "default";
+// each cluster block defines another, and clusters do not nest. Every
+// subdirective may be given once per cluster, but brokers and tls's ca,
+// whose arguments add up.
+func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
+	a.Clusters = map[string]*Cluster{}
 	d.Next() // the option's name
 	if d.NextArg() {
-		return nil, d.ArgErr()
+		return d.ArgErr()
 	}
 	def := new(Cluster)
+	defSeen := dialects.Seen{}
 	var defSet bool
 	for d.NextBlock(0) {
 		if d.Val() == "cluster" {
 			if !d.NextArg() {
-				return nil, d.ArgErr()
+				return d.ArgErr()
 			}
 			name := d.Val()
-			if _, dup := app.Clusters[name]; dup || (name == "default" && defSet) {
-				return nil, d.Errf("cluster %q defined twice", name)
+			if _, dup := a.Clusters[name]; dup || (name == "default" && defSet) {
+				return d.Errf("cluster %q defined twice", name)
 			}
 			if d.NextArg() {
-				return nil, d.ArgErr()
+				return d.ArgErr()
 			}
 			cl := new(Cluster)
+			seen := dialects.Seen{}
 			for nesting := d.Nesting(); d.NextBlock(nesting); {
 				if d.Val() == "cluster" {
-					return nil, d.Err("clusters cannot be nested")
+					return d.Err("clusters cannot be nested")
 				}
-				if err := cl.unmarshalSubdirective(d); err != nil {
-					return nil, err
+				if err := cl.unmarshalSubdirective(d, seen, clusterSubdirectives); err != nil {
+					return err
 				}
 			}
 			if err := cl.checkCaddyfile(d, name); err != nil {
-				return nil, err
+				return err
 			}
-			app.Clusters[name] = cl
+			a.Clusters[name] = cl
 			continue
 		}
-		if _, dup := app.Clusters["default"]; dup {
-			return nil, d.Err(`cluster "default" is defined by a cluster block; top-level subdirectives would define it again`)
+		if _, dup := a.Clusters["default"]; dup {
+			return d.Err(`cluster "default" is defined by a cluster block; top-level subdirectives would define it again`)
 		}
-		if err := def.unmarshalSubdirective(d); err != nil {
-			return nil, err
+		if err := def.unmarshalSubdirective(d, defSeen, kafkaSubdirectives); err != nil {
+			return err
 		}
 		defSet = true
 	}
 	if defSet {
 		if err := def.checkCaddyfile(d, "default"); err != nil {
-			return nil, err
+			return err
 		}
-		app.Clusters["default"] = def
+		a.Clusters["default"] = def
 	}
-	if len(app.Clusters) == 0 {
-		return nil, d.Err("no cluster configured: set brokers")
+	if len(a.Clusters) == 0 {
+		return d.Err("no cluster configured: set brokers")
 	}
-	return httpcaddyfile.App{Name: "kafka", Value: caddyconfig.JSON(app, nil)}, nil
+	return nil
 }
 
-// unmarshalSubdirective parses the cluster subdirective d is on.
-func (c *Cluster) unmarshalSubdirective(d *caddyfile.Dispenser) error {
+// unmarshalSubdirective parses the cluster subdirective d is on. seen holds
+// the cluster's scalar subdirectives so far; known are the block's
+// subdirectives, for the error of an unknown one.
+func (c *Cluster) unmarshalSubdirective(d *caddyfile.Dispenser, seen dialects.Seen, known []string) error {
+	if d.Val() != "brokers" {
+		if err := seen.Once(d); err != nil {
+			return err
+		}
+	}
 	switch d.Val() {
 	case "brokers":
 		c.Brokers = append(c.Brokers, d.RemainingArgs()...)
@@ -140,7 +183,13 @@ func (c *Cluster) unmarshalSubdirective(d *caddyfile.Dispenser) error {
 			return d.ArgErr()
 		}
 		c.TLS = new(TLS)
+		tlsSeen := dialects.Seen{}
 		for nesting := d.Nesting(); d.NextBlock(nesting); {
+			if d.Val() != "ca" {
+				if err := tlsSeen.Once(d); err != nil {
+					return err
+				}
+			}
 			switch d.Val() {
 			case "ca":
 				c.TLS.CA = append(c.TLS.CA, d.RemainingArgs()...)
@@ -161,7 +210,7 @@ func (c *Cluster) unmarshalSubdirective(d *caddyfile.Dispenser) error {
 				}
 				c.TLS.InsecureSkipVerify = true
 			default:
-				return d.Errf("unknown tls subdirective %q", d.Val())
+				return dialects.UnknownSubdirective(d, "tls", tlsSubdirectives...)
 			}
 		}
 	case "acks":
@@ -226,7 +275,7 @@ func (c *Cluster) unmarshalSubdirective(d *caddyfile.Dispenser) error {
 		}
 		c.AllowAutoTopicCreation = true
 	default:
-		return d.Errf("unknown kafka subdirective %q", d.Val())
+		return dialects.UnknownSubdirective(d, "kafka", known...)
 	}
 	return nil
 }
@@ -249,7 +298,21 @@ func (c *Cluster) checkCaddyfile(d *caddyfile.Dispenser, name string) error {
 	return nil
 }
 
-// parseHandler parses the kafka_rest directive:
+// parseCaddyfile sets up a kafka_rest handler from its directive (see
+// Handler.UnmarshalCaddyfile) and checks that the kafka global option
+// defines its cluster.
+func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
+	handler := new(Handler)
+	if err := handler.UnmarshalCaddyfile(h.Dispenser); err != nil {
+		return nil, err
+	}
+	if err := checkCluster(h, handler.Cluster); err != nil {
+		return nil, err
+	}
+	return handler, nil
+}
+
+// UnmarshalCaddyfile sets up the handler from Caddyfile tokens. Syntax:
 //
 //	kafka_rest [<matcher>] <dialect> {
 //		cluster <name>
@@ -257,80 +320,196 @@ func (c *Cluster) checkCaddyfile(d *caddyfile.Dispenser, name string) error {
 //		max_body <size>
 //		max_records <n>
 //		timeout <duration>
-//		idempotency off | [on] {
+//		idempotency off | [on] [{
 //			window <duration>
 //			max_keys <n>
 //			record_header <name>
-//		}
+//		}]
 //		<dialect options...>
 //	}
-func parseHandler(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
-	handler := new(Handler)
-	h.Next() // the directive's name
-	var dialectName string
-	if !h.Args(&dialectName) {
-		return nil, h.Err("kafka_rest needs a dialect: confluent_v3, confluent_v2, ibm_event_streams, upstash or webhook")
+//
+// The dialect is the name of a module of the http.kafka_rest.dialects
+// namespace. The lines of the block that are none of the above are the
+// dialect's: they are given to the dialect's UnmarshalCaddyfile as a block of
+// the dialect's name,
+//
+//	<dialect> {
+//		<dialect options...>
+//	}
+//
+// and refused if the dialect is not a caddyfile.Unmarshaler. The dialect is
+// then validated, so that a missing option fails when the Caddyfile is
+// adapted. Every subdirective may be given once, but topics, whose
+// arguments add up; so may the dialect's scalar options.
+func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
+	d.Next() // the directive's name
+	if !d.NextArg() {
+		return d.Err("kafka_rest needs a dialect" + dialects.Suggest("", dialectNames()))
 	}
-	mod, err := caddy.GetModule("http.kafka_rest.dialects." + dialectName)
+	name := d.Val()
+	dialectToks := []caddyfile.Token{d.Token()}
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	mod, err := caddy.GetModule(dialectNamespace + "." + name)
 	if err != nil {
-		return nil, h.Errf("unknown dialect %q: %v", dialectName, err)
+		return d.Errf("unknown dialect %q%s", name, dialects.Suggest(name, dialectNames()))
 	}
 	dialect := mod.New()
-	for h.NextBlock(0) {
-		switch h.Val() {
+
+	var open, dialectLines []caddyfile.Token
+	seen := dialects.Seen{}
+	for d.NextBlock(0) {
+		if open == nil {
+			// The block's opening brace, which NextBlock consumed, opens
+			// the dialect's block too.
+			d.Prev()
+			open = []caddyfile.Token{d.Token()}
+			d.Next()
+		}
+		if d.Val() != "topics" && slices.Contains(handlerSubdirectives, d.Val()) {
+			if err := seen.Once(d); err != nil {
+				return err
+			}
+		}
+		switch d.Val() {
 		case "cluster":
-			if err := oneArg(h.Dispenser, &handler.Cluster); err != nil {
-				return nil, err
+			if err := oneArg(d, &h.Cluster); err != nil {
+				return err
 			}
 		case "topics":
-			handler.Topics = append(handler.Topics, h.RemainingArgs()...)
-			if len(handler.Topics) == 0 {
-				return nil, h.ArgErr()
+			h.Topics = append(h.Topics, d.RemainingArgs()...)
+			if len(h.Topics) == 0 {
+				return d.ArgErr()
 			}
 		case "max_body":
-			if err := sizeArg(h.Dispenser, &handler.MaxBody); err != nil {
-				return nil, err
+			if err := sizeArg(d, &h.MaxBody); err != nil {
+				return err
 			}
 		case "max_records":
-			n, err := intArg(h.Dispenser)
+			n, err := intArg(d)
 			if err != nil {
-				return nil, err
+				return err
 			}
-			handler.MaxRecords = n
+			h.MaxRecords = n
 		case "timeout":
-			dur, err := durationArg(h.Dispenser)
+			dur, err := durationArg(d)
 			if err != nil {
-				return nil, err
+				return err
 			}
-			handler.Timeout = dur
+			h.Timeout = dur
 		case "idempotency":
-			cfg, err := parseIdempotency(h.Dispenser)
+			cfg, err := parseIdempotency(d)
+			if err != nil {
+				return err
+			}
+			h.Idempotency = cfg
+		default:
+			dialectLines = append(dialectLines, d.NextSegment()...)
+		}
+	}
+	if len(dialectLines) > 0 {
+		// d is on the block's closing brace.
+		dialectToks = append(append(append(dialectToks, open...), dialectLines...), d.Token())
+	}
+
+	if unm, ok := dialect.(caddyfile.Unmarshaler); ok {
+		if err := unm.UnmarshalCaddyfile(caddyfile.NewDispenser(dialectToks)); err != nil {
+			var unknown *dialects.UnknownSubdirectiveError
+			if errors.As(err, &unknown) {
+				// Suggest among the handler's subdirectives too: the
+				// misspelled one may be either's.
+				return errorAt(unknown.Token, &dialects.UnknownSubdirectiveError{Block: "kafka_rest",
+					Token: unknown.Token, Known: append(slices.Clip(handlerSubdirectives), unknown.Known...)})
+			}
+			return err
+		}
+	} else if len(dialectLines) > 0 {
+		tok := dialectLines[0]
+		return errorAt(tok, fmt.Errorf("%w (dialect %s has no options)", &dialects.UnknownSubdirectiveError{
+			Block: "kafka_rest", Token: tok, Known: handlerSubdirectives}, name))
+	}
+	if v, ok := dialect.(caddy.Validator); ok {
+		if err := v.Validate(); err != nil {
+			return d.Errf("dialect %s: %w", name, err)
+		}
+	}
+	h.DialectRaw = caddyconfig.JSONModuleObject(dialect, "name", name, nil)
+	return nil
+}
+
+// dialectNames are the names of the registered dialects, sorted.
+func dialectNames() []string {
+	mods := caddy.GetModules(dialectNamespace)
+	names := make([]string, len(mods))
+	for i, m := range mods {
+		names[i] = m.ID.Name()
+	}
+	return names
+}
+
+// errorAt is err at tok's position in the Caddyfile, as a Dispenser's
+// errors are.
+func errorAt(tok caddyfile.Token, err error) error {
+	d := caddyfile.NewDispenser([]caddyfile.Token{tok})
+	d.Next()
+	return d.WrapErr(err)
+}
+
+// parseIdempotency parses the idempotency subdirective of kafka_rest:
+//
+//	idempotency off
+//	idempotency [on] [{
+//		window <duration>
+//		max_keys <n>
+//		record_header <name>
+//	}]
+func parseIdempotency(d *caddyfile.Dispenser) (*IdempotencyConfig, error) {
+	cfg := new(IdempotencyConfig)
+	if d.NextArg() {
+		switch d.Val() {
+		case "off":
+			cfg.Disabled = true
+		case "on":
+		default:
+			return nil, d.Errf("idempotency takes on, off or a block, not %q", d.Val())
+		}
+		if d.NextArg() {
+			return nil, d.ArgErr()
+		}
+	}
+	seen := dialects.Seen{}
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		if cfg.Disabled {
+			return nil, d.Err("idempotency off takes no block")
+		}
+		if slices.Contains(idempotencySubdirectives, d.Val()) {
+			if err := seen.Once(d); err != nil {
+				return nil, err
+			}
+		}
+		switch d.Val() {
+		case "window":
+			dur, err := durationArg(d)
 			if err != nil {
 				return nil, err
 			}
-			handler.Idempotency = cfg
-		default:
-			opt, ok := dialect.(dialects.CaddyfileOption)
-			if !ok {
-				return nil, h.Errf("unknown kafka_rest subdirective %q (dialect %s has no options)", h.Val(), dialectName)
-			}
-			seg := h.NewFromNextSegment()
-			seg.Next()
-			if err := opt.UnmarshalCaddyfileOption(seg); err != nil {
+			cfg.Window = dur
+		case "max_keys":
+			n, err := intArg(d)
+			if err != nil {
 				return nil, err
 			}
+			cfg.MaxKeys = n
+		case "record_header":
+			if err := oneArg(d, &cfg.RecordHeader); err != nil {
+				return nil, err
+			}
+		default:
+			return nil, dialects.UnknownSubdirective(d, "idempotency", idempotencySubdirectives...)
 		}
 	}
-	if err := checkCluster(h, handler.Cluster); err != nil {
-		return nil, err
-	}
-	if v, ok := dialect.(interface{ Validate() error }); ok {
-		if err := v.Validate(); err != nil {
-			return nil, h.Errf("dialect %s: %v", dialectName, err)
-		}
-	}
-	handler.DialectRaw = caddyconfig.JSONModuleObject(dialect, "name", dialectName, nil)
-	return handler, nil
+	return cfg, nil
 }
 
 // checkCluster refuses, at adapt time, a cluster the kafka global option
@@ -374,13 +553,17 @@ func intArg(d *caddyfile.Dispenser) (int, error) {
 }
 
 func durationArg(d *caddyfile.Dispenser) (caddy.Duration, error) {
+	name := d.Val()
 	var s string
 	if err := oneArg(d, &s); err != nil {
 		return 0, err
 	}
 	dur, err := caddy.ParseDuration(s)
-	if err != nil || dur < 0 {
-		return 0, d.Errf("bad duration %q: %v", s, err)
+	if err != nil {
+		return 0, d.Errf("%s takes a duration like 10s or 1m30s, not %q", name, s)
+	}
+	if dur < 0 {
+		return 0, d.Errf("%s must not be negative", name)
 	}
 	return caddy.Duration(dur), nil
 }

@@ -160,10 +160,14 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	return nil
 }
 
-// Validate checks the limits and the allow-list's syntax.
+// Validate checks the limits, the Idempotency-Key settings and the
+// allow-list's syntax.
 func (h *Handler) Validate() error {
 	if h.MaxBody < 0 || h.MaxRecords < 0 || h.Timeout < 0 {
 		return errors.New("max_body, max_records and timeout must not be negative")
+	}
+	if idem := h.Idempotency; idem != nil && !idem.Disabled && (idem.Window < 0 || idem.MaxKeys < 0) {
+		return errors.New("idempotency: window and max_keys must not be negative")
 	}
 	for _, g := range h.globs {
 		if g.dynamic {

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
-	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 
 	"github.com/caddy-kafka/caddy-kafka/dialects"
 	"github.com/caddy-kafka/caddy-kafka/internal/idempotency"
@@ -84,9 +83,6 @@ func (h *Handler) provisionIdempotency() error {
 	}
 	if cfg.Disabled {
 		return nil
-	}
-	if cfg.Window < 0 || cfg.MaxKeys < 0 {
-		return fmt.Errorf("idempotency: window and max_keys must not be negative")
 	}
 	window := time.Duration(cfg.Window)
 	if window == 0 {
@@ -214,56 +210,6 @@ func (h *Handler) produceIdempotent(ctx context.Context, r *http.Request, req *d
 		settle()
 	}()
 	return o.merge(res), nil
-}
-
-// parseIdempotency parses the idempotency subdirective of kafka_rest:
-//
-//	idempotency off
-//	idempotency [on] {
-//		window <duration>
-//		max_keys <n>
-//		record_header <name>
-//	}
-func parseIdempotency(d *caddyfile.Dispenser) (*IdempotencyConfig, error) {
-	cfg := new(IdempotencyConfig)
-	if d.NextArg() {
-		switch d.Val() {
-		case "off":
-			cfg.Disabled = true
-		case "on":
-		default:
-			return nil, d.Errf("idempotency takes on, off or a block, not %q", d.Val())
-		}
-		if d.NextArg() {
-			return nil, d.ArgErr()
-		}
-	}
-	for nesting := d.Nesting(); d.NextBlock(nesting); {
-		if cfg.Disabled {
-			return nil, d.Err("idempotency off takes no block")
-		}
-		switch d.Val() {
-		case "window":
-			dur, err := durationArg(d)
-			if err != nil {
-				return nil, err
-			}
-			cfg.Window = dur
-		case "max_keys":
-			n, err := intArg(d)
-			if err != nil {
-				return nil, err
-			}
-			cfg.MaxKeys = n
-		case "record_header":
-			if err := oneArg(d, &cfg.RecordHeader); err != nil {
-				return nil, err
-			}
-		default:
-			return nil, d.Errf("unknown idempotency subdirective %q", d.Val())
-		}
-	}
-	return cfg, nil
 }
 
 // Interface guards

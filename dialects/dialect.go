@@ -27,8 +27,6 @@ import (
 	"errors"
 	"net/http"
 
-	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
-
 	"github.com/caddy-kafka/caddy-kafka/producer"
 )
 
@@ -162,13 +160,6 @@ type Fetcher interface {
 // ErrNotHandled is returned, wrapped, by Decode and the read-only
 // capabilities for requests that are not theirs.
 var ErrNotHandled = errors.New("not a request of this dialect")
-
-// CaddyfileOption is implemented by dialects with options of their own in
-// the kafka_rest block. The handler passes each subdirective it does not know,
-// with d positioned on its name, and expects an error for unknown ones.
-type CaddyfileOption interface {
-	UnmarshalCaddyfileOption(d *caddyfile.Dispenser) error
-}
 
 // Interface guards
 var _ error = (*Error)(nil)

@@ -515,18 +515,29 @@ func requestVersion(r *http.Request) version {
 	return 2
 }
 
-// UnmarshalCaddyfileOption parses the dialect's option:
+// UnmarshalCaddyfile sets up the dialect from the lines of its kafka_rest
+// block that the handler does not own, given as a block of the dialect's
+// name. Syntax:
 //
-//	consume
-func (c *ConfluentV2) UnmarshalCaddyfileOption(d *caddyfile.Dispenser) error {
-	switch d.Val() {
-	case "consume":
-		if d.NextArg() {
-			return d.ArgErr()
+//	confluent_v2 {
+//		consume
+//	}
+func (c *ConfluentV2) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
+	d.Next() // the dialect's name
+	seen := dialects.Seen{}
+	for d.NextBlock(0) {
+		switch d.Val() {
+		case "consume":
+			if err := seen.Once(d); err != nil {
+				return err
+			}
+			if d.NextArg() {
+				return d.ArgErr()
+			}
+			c.EnableConsume = true
+		default:
+			return dialects.UnknownSubdirective(d, "confluent_v2", "consume")
 		}
-		c.EnableConsume = true
-	default:
-		return d.Errf("unknown confluent_v2 option %q: want consume", d.Val())
 	}
 	return nil
 }
@@ -536,7 +547,7 @@ const maxInt32 = math.MaxInt32
 
 // Interface guards
 var (
-	_ dialects.Dialect         = (*ConfluentV2)(nil)
-	_ dialects.Consumer        = (*ConfluentV2)(nil)
-	_ dialects.CaddyfileOption = (*ConfluentV2)(nil)
+	_ dialects.Dialect      = (*ConfluentV2)(nil)
+	_ dialects.Consumer     = (*ConfluentV2)(nil)
+	_ caddyfile.Unmarshaler = (*ConfluentV2)(nil)
 )

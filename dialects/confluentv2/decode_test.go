@@ -9,8 +9,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
-
 	"github.com/caddy-kafka/caddy-kafka/dialects"
 	"github.com/caddy-kafka/caddy-kafka/dialects/internal/fuzzseed"
 )
@@ -92,22 +90,6 @@ func TestDecodeRecords(t *testing.T) {
 	}
 	if _, err := decodeRecords([]byte(`{"records":[{"partition":-2}]}`), formatJSON, "t", -1); err != errPartition {
 		t.Errorf("negative partition: %v", err)
-	}
-}
-
-func TestUnmarshalCaddyfileOption(t *testing.T) {
-	var c ConfluentV2
-	d := caddyfile.NewTestDispenser("consume")
-	d.Next()
-	if err := c.UnmarshalCaddyfileOption(d); err != nil || !c.EnableConsume {
-		t.Fatalf("consume: %v %v", err, c.EnableConsume)
-	}
-	for _, in := range []string{"consume yes", "topic x"} {
-		d := caddyfile.NewTestDispenser(in)
-		d.Next()
-		if err := (&ConfluentV2{}).UnmarshalCaddyfileOption(d); err == nil {
-			t.Errorf("%q: no error", in)
-		}
 	}
 }
 

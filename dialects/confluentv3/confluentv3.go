@@ -380,38 +380,52 @@ func (c *ConfluentV3) WriteError(w http.ResponseWriter, r *http.Request, err err
 	_ = dialects.WriteJSON(w, status, "application/json", errorBody{ErrorCode: code, Message: msg})
 }
 
-// UnmarshalCaddyfileOption parses the dialect's options:
+// UnmarshalCaddyfile sets up the dialect from the lines of its kafka_rest
+// block that the handler does not own, given as a block of the dialect's
+// name. Syntax:
 //
-//	cluster_id <id>
-//	batch_max_entries <n>
-func (c *ConfluentV3) UnmarshalCaddyfileOption(d *caddyfile.Dispenser) error {
-	switch d.Val() {
-	case "cluster_id":
-		if !d.AllArgs(&c.ClusterID) {
-			return d.ArgErr()
+//	confluent_v3 {
+//		cluster_id <id>
+//		batch_max_entries <n>
+//	}
+func (c *ConfluentV3) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
+	d.Next() // the dialect's name
+	seen := dialects.Seen{}
+	for d.NextBlock(0) {
+		switch d.Val() {
+		case "cluster_id":
+			if err := seen.Once(d); err != nil {
+				return err
+			}
+			if !d.AllArgs(&c.ClusterID) {
+				return d.ArgErr()
+			}
+		case "batch_max_entries":
+			if err := seen.Once(d); err != nil {
+				return err
+			}
+			var s string
+			if !d.AllArgs(&s) {
+				return d.ArgErr()
+			}
+			n, err := strconv.Atoi(s)
+			if err != nil || n < 1 {
+				return d.Errf("batch_max_entries: want a positive integer, got %q", s)
+			}
+			c.BatchMaxEntries = n
+		default:
+			return dialects.UnknownSubdirective(d, "confluent_v3", "cluster_id", "batch_max_entries")
 		}
-	case "batch_max_entries":
-		var s string
-		if !d.AllArgs(&s) {
-			return d.ArgErr()
-		}
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 {
-			return d.Errf("batch_max_entries: want a positive integer, got %q", s)
-		}
-		c.BatchMaxEntries = n
-	default:
-		return d.Errf("unknown confluent_v3 option %q: want cluster_id or batch_max_entries", d.Val())
 	}
 	return nil
 }
 
 // Interface guards
 var (
-	_ dialects.Dialect         = (*ConfluentV3)(nil)
-	_ dialects.Streamer        = (*ConfluentV3)(nil)
-	_ dialects.Discoverer      = (*ConfluentV3)(nil)
-	_ dialects.CaddyfileOption = (*ConfluentV3)(nil)
-	_ caddy.Provisioner        = (*ConfluentV3)(nil)
-	_ caddy.Validator          = (*ConfluentV3)(nil)
+	_ dialects.Dialect      = (*ConfluentV3)(nil)
+	_ dialects.Streamer     = (*ConfluentV3)(nil)
+	_ dialects.Discoverer   = (*ConfluentV3)(nil)
+	_ caddyfile.Unmarshaler = (*ConfluentV3)(nil)
+	_ caddy.Provisioner     = (*ConfluentV3)(nil)
+	_ caddy.Validator       = (*ConfluentV3)(nil)
 )

@@ -8,7 +8,6 @@ import (
 	"io"
 	"testing"
 
-	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -169,26 +168,6 @@ func TestParseRoute(t *testing.T) {
 	} {
 		if got := parseRoute(tc.path); got != tc.want {
 			t.Errorf("%s: %+v, want %+v", tc.path, got, tc.want)
-		}
-	}
-}
-
-func TestCaddyfileOptions(t *testing.T) {
-	var c ConfluentV3
-	d := caddyfile.NewTestDispenser("cluster_id lkc-1\nbatch_max_entries 50")
-	for d.Next() {
-		if err := c.UnmarshalCaddyfileOption(d); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if c.ClusterID != "lkc-1" || c.BatchMaxEntries != 50 {
-		t.Fatalf("%+v", c)
-	}
-	for _, bad := range []string{"batch_max_entries 0", "batch_max_entries x", "cluster_id", "cluster_id a b", "nope 1"} {
-		d := caddyfile.NewTestDispenser(bad)
-		d.Next()
-		if err := new(ConfluentV3).UnmarshalCaddyfileOption(d); err == nil {
-			t.Errorf("%q: no error", bad)
 		}
 	}
 }

@@ -211,48 +211,70 @@ func (wh *Webhook) WriteError(w http.ResponseWriter, r *http.Request, err error)
 	dialects.WriteSimpleError(w, err)
 }
 
-// UnmarshalCaddyfileOption parses the webhook's options:
+// UnmarshalCaddyfile sets up the dialect from the lines of its kafka_rest
+// block that the handler does not own, given as a block of the dialect's
+// name. Syntax:
 //
-//	topic <template>
-//	key <template>
-//	header <name> <template>
-//	split lines
-func (wh *Webhook) UnmarshalCaddyfileOption(d *caddyfile.Dispenser) error {
-	switch d.Val() {
-	case "topic":
-		if !d.AllArgs(&wh.Topic) {
-			return d.ArgErr()
+//	webhook {
+//		topic <template>
+//		key <template>
+//		header <name> <template>
+//		split lines
+//	}
+//
+// header may be given once per name, the others once.
+func (wh *Webhook) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
+	d.Next() // the dialect's name
+	seen := dialects.Seen{}
+	for d.NextBlock(0) {
+		switch d.Val() {
+		case "topic":
+			if err := seen.Once(d); err != nil {
+				return err
+			}
+			if !d.AllArgs(&wh.Topic) {
+				return d.ArgErr()
+			}
+		case "key":
+			if err := seen.Once(d); err != nil {
+				return err
+			}
+			if !d.AllArgs(&wh.Key) {
+				return d.ArgErr()
+			}
+		case "header":
+			var name, tmpl string
+			if !d.AllArgs(&name, &tmpl) {
+				return d.Err("header takes a name and a value template")
+			}
+			if err := seen.OnceAs(d, "header "+name); err != nil {
+				return err
+			}
+			if wh.Headers == nil {
+				wh.Headers = make(map[string]string)
+			}
+			wh.Headers[name] = tmpl
+		case "split":
+			if err := seen.Once(d); err != nil {
+				return err
+			}
+			if !d.AllArgs(&wh.Split) {
+				return d.ArgErr()
+			}
+			if wh.Split != "lines" {
+				return d.Errf("unknown split %q: want lines", wh.Split)
+			}
+		default:
+			return dialects.UnknownSubdirective(d, "webhook", "topic", "key", "header", "split")
 		}
-	case "key":
-		if !d.AllArgs(&wh.Key) {
-			return d.ArgErr()
-		}
-	case "header":
-		var name, tmpl string
-		if !d.AllArgs(&name, &tmpl) {
-			return d.Err("header takes a name and a value template")
-		}
-		if wh.Headers == nil {
-			wh.Headers = make(map[string]string)
-		}
-		wh.Headers[name] = tmpl
-	case "split":
-		if !d.AllArgs(&wh.Split) {
-			return d.ArgErr()
-		}
-		if wh.Split != "lines" {
-			return d.Errf("unknown split %q: want lines", wh.Split)
-		}
-	default:
-		return d.Errf("unknown webhook option %q: want topic, key, header or split", d.Val())
 	}
 	return nil
 }
 
 // Interface guards
 var (
-	_ dialects.Dialect         = (*Webhook)(nil)
-	_ dialects.CaddyfileOption = (*Webhook)(nil)
-	_ caddy.Validator          = (*Webhook)(nil)
-	_ caddy.Provisioner        = (*Webhook)(nil)
+	_ dialects.Dialect      = (*Webhook)(nil)
+	_ caddyfile.Unmarshaler = (*Webhook)(nil)
+	_ caddy.Validator       = (*Webhook)(nil)
+	_ caddy.Provisioner     = (*Webhook)(nil)
 )
