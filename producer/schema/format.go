@@ -113,18 +113,18 @@ func Compile(f Format, text string) (*Schema, error) {
 		return nil, errorf(KindInvalidSchema, "invalid %s schema: not valid UTF-8", f)
 	}
 	s := &Schema{Format: f, Text: text}
-	var err error
+	var compile func() error
 	switch f {
 	case Avro:
-		err = s.compileAvro()
+		compile = s.compileAvro
 	case JSONSchema:
-		err = s.compileJSON()
+		compile = s.compileJSON
 	case Protobuf:
-		err = s.compileProto()
+		compile = s.compileProto
 	default:
 		return nil, errorf(KindInvalidSchema, "no schema type given: want AVRO, JSONSCHEMA or PROTOBUF")
 	}
-	if err != nil {
+	if err := guard(compile); err != nil {
 		return nil, &Error{Kind: KindInvalidSchema, Msg: fmt.Sprintf("invalid %s schema: %s", f, oneLine(err.Error())), Cause: err}
 	}
 	return s, nil
@@ -246,7 +246,31 @@ func (s *Schema) AppendEncode(dst, data []byte) ([]byte, error) {
 	return out, nil
 }
 
-func (s *Schema) appendPayload(dst, data []byte) ([]byte, error) {
+// guard turns a library's panic into an error. Inline schemas and records
+// are client input, and goavro v2.15.0 panics on some schemas (a record field
+// whose union default names the record itself: see the FuzzCompile corpus);
+// one request must not take the others down with it.
+func guard(fn func() error) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("the schema library failed on it: %v", p)
+		}
+	}()
+	return fn()
+}
+
+func (s *Schema) appendPayload(dst, data []byte) (out []byte, err error) {
+	err = guard(func() error {
+		out, err = s.appendPayloadUnguarded(dst, data)
+		return err
+	})
+	if err != nil && KindOf(err) == KindRegistry { // a panic, not a classified error
+		err = s.badData(err)
+	}
+	return out, err
+}
+
+func (s *Schema) appendPayloadUnguarded(dst, data []byte) ([]byte, error) {
 	switch s.Format {
 	case Avro:
 		native, rest, err := s.avro.NativeFromTextual(data)
@@ -289,6 +313,14 @@ func (s *Schema) appendPayload(dst, data []byte) ([]byte, error) {
 // Avro either Avro binary (binary true) or Avro's JSON encoding, for JSON
 // Schema a JSON document, for Protobuf binary or its JSON mapping.
 func (s *Schema) Validate(data []byte, binary bool) error {
+	err := guard(func() error { return s.validate(data, binary) })
+	if err != nil && KindOf(err) == KindRegistry {
+		err = s.badData(err)
+	}
+	return err
+}
+
+func (s *Schema) validate(data []byte, binary bool) error {
 	switch s.Format {
 	case Avro:
 		var rest []byte

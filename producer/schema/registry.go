@@ -27,6 +27,14 @@ type Registry struct {
 	// lookups are answers about subjects, kept for CacheTTL, then refreshed;
 	// a refresh the registry cannot answer keeps the old one.
 	lookups map[lookupKey]lookup
+	// compiled are inline schemas already compiled, by format and text,
+	// so that a request naming one again skips the compiler.
+	compiled map[compiledKey]*Schema
+}
+
+type compiledKey struct {
+	format Format
+	text   string
 }
 
 type lookupKind uint8
@@ -76,7 +84,8 @@ func New(cfg Config) (*Registry, error) {
 	if err != nil {
 		return nil, fmt.Errorf("schema registry client: %w", err)
 	}
-	return &Registry{cfg: cfg, cl: cl, http: httpcl, ids: map[int]*Schema{}, lookups: map[lookupKey]lookup{}}, nil
+	return &Registry{cfg: cfg, cl: cl, http: httpcl, ids: map[int]*Schema{},
+		lookups: map[lookupKey]lookup{}, compiled: map[compiledKey]*Schema{}}, nil
 }
 
 // Close releases the client's idle connections.
@@ -292,4 +301,31 @@ func (r *Registry) Register(ctx context.Context, subject string, s *Schema) (*Sc
 	c := *s
 	c.ID = l.id
 	return r.keep(&c), l.version, nil
+}
+
+// compile compiles an inline schema, or returns it compiled before. Invalid
+// schemas are not remembered: they cost a compile each time, like a valid
+// one the first time.
+func (r *Registry) compile(f Format, text string) (*Schema, error) {
+	k := compiledKey{f, text}
+	r.mu.RLock()
+	s := r.compiled[k]
+	r.mu.RUnlock()
+	if s != nil {
+		return s, nil
+	}
+	s, err := Compile(f, text)
+	if err != nil {
+		return nil, err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.compiled) >= r.cfg.MaxInline {
+		for k := range r.compiled {
+			delete(r.compiled, k)
+			break
+		}
+	}
+	r.compiled[k] = s
+	return s, nil
 }

@@ -126,7 +126,7 @@ func (r *Registry) Resolve(ctx context.Context, ref Ref) (Resolved, error) {
 		}
 		return Resolved{Schema: s, Subject: subject, Version: v}, nil
 	case ref.Schema != "":
-		c, err := Compile(ref.Format, ref.Schema)
+		c, err := r.compile(ref.Format, ref.Schema)
 		if err != nil {
 			return Resolved{}, err
 		}
