@@ -15,6 +15,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/caddy-kafka/caddy-kafka/producer"
+	"github.com/caddy-kafka/caddy-kafka/producer/schema"
 )
 
 func init() {
@@ -96,6 +97,16 @@ func (a *App) newClient(name string, cl Cluster) (*pooledClient, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The registry client is made before the Kafka client, so that a bad
+	// schema_registry leaves no Kafka client to close.
+	var registry *schema.Registry
+	if rcfg, ok, err := cl.registryConfig(); err != nil {
+		return nil, err
+	} else if ok {
+		if registry, err = schema.New(rcfg); err != nil {
+			return nil, fmt.Errorf("schema_registry: %w", err)
+		}
+	}
 	logger := a.logger.With(zap.String("cluster", name))
 	if cfg.Embedded {
 		logger.Warn("EMBEDDED KAFKA BROKER: records are kept in memory only and are LOST when Caddy stops or this cluster's config changes; use it to try the gateway, never in production")
@@ -103,12 +114,15 @@ func (a *App) newClient(name string, cl Cluster) (*pooledClient, error) {
 	obs := newClientObs(name, cl, logger)
 	c, err := producer.New(cfg, producer.WithLogger(logger), producer.WithMetrics(name))
 	if err != nil {
+		if registry != nil {
+			registry.Close()
+		}
 		return nil, err
 	}
 	if cfg.Embedded {
 		logger.Info("embedded kafka broker listening", zap.Strings("addrs", c.EmbeddedAddrs()))
 	}
-	return &pooledClient{Client: c, name: name, brokers: cl.Brokers, logger: logger, obs: obs}, nil
+	return &pooledClient{Client: c, name: name, brokers: cl.Brokers, logger: logger, obs: obs, registry: registry}, nil
 }
 
 // poolKey identifies a cluster's client by name and expanded configuration.
@@ -173,6 +187,10 @@ type pooledClient struct {
 	brokers []string
 	logger  *zap.Logger
 	obs     *clientObs // metrics and health checks
+	// registry is the cluster's schema registry client, nil without one.
+	// It lives in the pool with the Kafka client: a reload that leaves the
+	// cluster unchanged keeps both, and their caches.
+	registry *schema.Registry
 
 	// requests in flight on this client. On a reload Caddy's http app
 	// stops without waiting for requests to drain and Cleanup follows at
@@ -189,6 +207,9 @@ func (p *pooledClient) Destruct() error {
 	defer cancel()
 	for p.requests.Load() > 0 && ctx.Err() == nil {
 		time.Sleep(10 * time.Millisecond)
+	}
+	if p.registry != nil {
+		p.registry.Close()
 	}
 	if err := p.Close(ctx); err != nil {
 		p.logger.Error("closing kafka client lost buffered records", zap.Error(err))

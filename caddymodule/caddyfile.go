@@ -33,11 +33,12 @@ const dialectNamespace = "http.kafka_rest.dialects"
 var (
 	clusterSubdirectives = []string{"brokers", "client_id", "sasl", "tls", "acks", "idempotent",
 		"compression", "linger", "max_buffered_records", "max_buffered_bytes", "max_message_bytes",
-		"request_timeout", "delivery_timeout", "allow_auto_topic_creation"}
+		"request_timeout", "delivery_timeout", "allow_auto_topic_creation", "schema_registry"}
 	kafkaSubdirectives       = append(append([]string(nil), clusterSubdirectives...), "cluster")
 	tlsSubdirectives         = []string{"ca", "client_cert", "server_name", "insecure_skip_verify"}
 	handlerSubdirectives     = []string{"cluster", "topics", "max_body", "max_records", "timeout", "idempotency"}
 	idempotencySubdirectives = []string{"window", "max_keys", "record_header"}
+	registrySubdirectives    = []string{"basic_auth", "bearer_token", "tls", "cache_ttl", "auto_register"}
 )
 
 // parseGlobalOption sets up the kafka app from the kafka global option: see
@@ -179,40 +180,17 @@ func (c *Cluster) unmarshalSubdirective(d *caddyfile.Dispenser, seen dialects.Se
 			return d.Errf("unknown sasl mechanism %q: want plain, scram-sha-256, scram-sha-512 or oauthbearer", args[0])
 		}
 	case "tls":
-		if d.NextArg() {
-			return d.ArgErr()
+		t, err := parseTLS(d)
+		if err != nil {
+			return err
 		}
-		c.TLS = new(TLS)
-		tlsSeen := dialects.Seen{}
-		for nesting := d.Nesting(); d.NextBlock(nesting); {
-			if d.Val() != "ca" {
-				if err := tlsSeen.Once(d); err != nil {
-					return err
-				}
-			}
-			switch d.Val() {
-			case "ca":
-				c.TLS.CA = append(c.TLS.CA, d.RemainingArgs()...)
-				if len(c.TLS.CA) == 0 {
-					return d.ArgErr()
-				}
-			case "client_cert":
-				if !d.AllArgs(&c.TLS.ClientCert, &c.TLS.ClientKey) {
-					return d.Err("client_cert takes a certificate file and a key file")
-				}
-			case "server_name":
-				if err := oneArg(d, &c.TLS.ServerName); err != nil {
-					return err
-				}
-			case "insecure_skip_verify":
-				if d.NextArg() {
-					return d.ArgErr()
-				}
-				c.TLS.InsecureSkipVerify = true
-			default:
-				return dialects.UnknownSubdirective(d, "tls", tlsSubdirectives...)
-			}
+		c.TLS = t
+	case "schema_registry":
+		sr, err := parseSchemaRegistry(d)
+		if err != nil {
+			return err
 		}
+		c.SchemaRegistry = sr
 	case "acks":
 		if err := oneArg(d, &c.Acks); err != nil {
 			return err
@@ -580,4 +558,105 @@ func sizeArg(d *caddyfile.Dispenser, dst *int64) error {
 	}
 	*dst = int64(n)
 	return nil
+}
+
+// parseTLS parses a tls block, for the brokers or the schema registry.
+func parseTLS(d *caddyfile.Dispenser) (*TLS, error) {
+	if d.NextArg() {
+		return nil, d.ArgErr()
+	}
+	t := new(TLS)
+	seen := dialects.Seen{}
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		if d.Val() != "ca" {
+			if err := seen.Once(d); err != nil {
+				return nil, err
+			}
+		}
+		switch d.Val() {
+		case "ca":
+			t.CA = append(t.CA, d.RemainingArgs()...)
+			if len(t.CA) == 0 {
+				return nil, d.ArgErr()
+			}
+		case "client_cert":
+			if !d.AllArgs(&t.ClientCert, &t.ClientKey) {
+				return nil, d.Err("client_cert takes a certificate file and a key file")
+			}
+		case "server_name":
+			if err := oneArg(d, &t.ServerName); err != nil {
+				return nil, err
+			}
+		case "insecure_skip_verify":
+			if d.NextArg() {
+				return nil, d.ArgErr()
+			}
+			t.InsecureSkipVerify = true
+		default:
+			return nil, dialects.UnknownSubdirective(d, "tls", tlsSubdirectives...)
+		}
+	}
+	return t, nil
+}
+
+// parseSchemaRegistry parses:
+//
+//	schema_registry <url...> {
+//		basic_auth <user> <password>
+//		bearer_token <token>
+//		tls { ... }
+//		cache_ttl <duration>
+//		auto_register on|off
+//	}
+func parseSchemaRegistry(d *caddyfile.Dispenser) (*SchemaRegistry, error) {
+	sr := &SchemaRegistry{URLs: d.RemainingArgs()}
+	if len(sr.URLs) == 0 {
+		return nil, d.Err("schema_registry needs the registry's URL (for Apicurio Registry, http://host:8080/apis/ccompat/v7)")
+	}
+	seen := dialects.Seen{}
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		if err := seen.Once(d); err != nil {
+			return nil, err
+		}
+		switch d.Val() {
+		case "basic_auth":
+			var user, pass string
+			if !d.AllArgs(&user, &pass) {
+				return nil, d.Err("basic_auth takes a user and a password")
+			}
+			sr.BasicAuth = &BasicAuth{Username: user, Password: pass}
+		case "bearer_token":
+			if err := oneArg(d, &sr.BearerToken); err != nil {
+				return nil, err
+			}
+		case "tls":
+			t, err := parseTLS(d)
+			if err != nil {
+				return nil, err
+			}
+			sr.TLS = t
+		case "cache_ttl":
+			dur, err := durationArg(d)
+			if err != nil {
+				return nil, err
+			}
+			sr.CacheTTL = &dur
+		case "auto_register":
+			var v string
+			if err := oneArg(d, &v); err != nil {
+				return nil, err
+			}
+			on := v == "on"
+			if !on && v != "off" {
+				return nil, d.Errf("auto_register takes on or off, not %q", v)
+			}
+			sr.AutoRegister = &on
+		default:
+			return nil, dialects.UnknownSubdirective(d, "schema_registry", registrySubdirectives...)
+		}
+	}
+	if sr.BasicAuth != nil && sr.BearerToken != "" {
+		return nil, d.Err("schema_registry takes basic_auth or bearer_token, not both")
+	}
+	return sr, nil
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 
 	"github.com/caddy-kafka/caddy-kafka/producer"
+	"github.com/caddy-kafka/caddy-kafka/producer/schema"
 )
 
 // Cluster is one Kafka cluster the gateway produces to. Every string field
@@ -78,6 +79,46 @@ type Cluster struct {
 	// Let producing to a missing topic create it with the broker's defaults.
 	// Default: false. Kafka allow.auto.create.topics.
 	AllowAutoTopicCreation bool `json:"allow_auto_topic_creation,omitempty"`
+
+	// Confluent-compatible Schema Registry for Avro, JSON Schema and
+	// Protobuf records. Default: none, and schema features are refused.
+	SchemaRegistry *SchemaRegistry `json:"schema_registry,omitempty"`
+}
+
+// SchemaRegistry is a cluster's Confluent-compatible Schema Registry
+// (Confluent's, Karapace, Apicurio Registry's ccompat API). One client per
+// cluster is shared by every route and kept across reloads with the
+// cluster's Kafka client.
+type SchemaRegistry struct {
+	// Base URLs of the registry's Confluent-compatible API, tried in
+	// order (for Apicurio Registry, http://host:8080/apis/ccompat/v7).
+	// Confluent schema.registry.url.
+	URLs []string `json:"urls,omitempty"`
+	// HTTP Basic credentials. Write them as {env.*} or {file.*}.
+	// Confluent basic.auth.user.info.
+	BasicAuth *BasicAuth `json:"basic_auth,omitempty"`
+	// Bearer token. Write it as {env.*} or {file.*}.
+	// Confluent bearer.auth.token.
+	BearerToken string `json:"bearer_token,omitempty"`
+	// TLS to the registry. Default: the system's roots for https URLs.
+	TLS *TLS `json:"tls,omitempty"`
+	// How long a subject or version lookup (the latest version, a version
+	// number, an inline schema's id) is used before the registry is asked
+	// again; schemas by id are cached for ever. While the registry is
+	// unreachable, expired lookups keep being used. Default: 5m.
+	// Confluent latest.cache.ttl.sec.
+	CacheTTL *caddy.Duration `json:"cache_ttl,omitempty"`
+	// Register inline schemas under their subject when it does not have
+	// them. Default: true. Confluent auto.register.schemas.
+	AutoRegister *bool `json:"auto_register,omitempty"`
+}
+
+// BasicAuth is an HTTP Basic user and password.
+type BasicAuth struct {
+	// Username. Write it as {env.*} or {file.*}.
+	Username string `json:"username,omitempty"`
+	// Password. Write it as {env.*} or {file.*}.
+	Password string `json:"password,omitempty"`
 }
 
 // SASL is a SASL mechanism and its credentials.
@@ -142,6 +183,31 @@ func (c Cluster) expanded(repl *caddy.Replacer) (Cluster, error) {
 		t.ClientCert, t.ClientKey = repl.ReplaceKnown(t.ClientCert, ""), repl.ReplaceKnown(t.ClientKey, "")
 		c.TLS = &t
 	}
+	if c.SchemaRegistry != nil {
+		r := *c.SchemaRegistry
+		r.URLs = nil
+		for _, u := range c.SchemaRegistry.URLs {
+			for _, part := range strings.Split(expand(u), ",") {
+				if part = strings.TrimSpace(part); part != "" {
+					r.URLs = append(r.URLs, part)
+				}
+			}
+		}
+		if r.BasicAuth != nil {
+			r.BasicAuth = &BasicAuth{Username: expand(r.BasicAuth.Username), Password: expand(r.BasicAuth.Password)}
+		}
+		r.BearerToken = expand(r.BearerToken)
+		if r.TLS != nil {
+			t := *r.TLS
+			t.CA = append([]string(nil), t.CA...)
+			for i := range t.CA {
+				t.CA[i] = repl.ReplaceKnown(t.CA[i], "")
+			}
+			t.ClientCert, t.ClientKey = repl.ReplaceKnown(t.ClientCert, ""), repl.ReplaceKnown(t.ClientKey, "")
+			r.TLS = &t
+		}
+		c.SchemaRegistry = &r
+	}
 	if err := errors.Join(errs...); err != nil {
 		return c, fmt.Errorf("expanding placeholders: %w", err)
 	}
@@ -201,6 +267,33 @@ func (c Cluster) producerConfig() (producer.Config, error) {
 	}
 	cfg.AllowAutoTopicCreation = c.AllowAutoTopicCreation
 	return cfg, cfg.Validate()
+}
+
+// registryConfig translates an expanded schema_registry into the schema
+// package's config; ok is false when the cluster has none.
+func (c Cluster) registryConfig() (cfg schema.Config, ok bool, err error) {
+	r := c.SchemaRegistry
+	if r == nil {
+		return cfg, false, nil
+	}
+	cfg = schema.DefaultConfig()
+	cfg.URLs = r.URLs
+	if r.BasicAuth != nil {
+		cfg.BasicAuth = &schema.BasicAuth{User: r.BasicAuth.Username, Password: r.BasicAuth.Password}
+	}
+	cfg.BearerToken = r.BearerToken
+	if r.TLS != nil {
+		if cfg.TLS, err = r.TLS.config(); err != nil {
+			return cfg, true, fmt.Errorf("schema_registry: %w", err)
+		}
+	}
+	if r.CacheTTL != nil {
+		cfg.CacheTTL = time.Duration(*r.CacheTTL)
+	}
+	if r.AutoRegister != nil {
+		cfg.AutoRegister = *r.AutoRegister
+	}
+	return cfg, true, cfg.Validate()
 }
 
 func (t *TLS) config() (*tls.Config, error) {

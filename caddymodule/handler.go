@@ -21,6 +21,7 @@ import (
 
 	"github.com/caddy-kafka/caddy-kafka/dialects"
 	"github.com/caddy-kafka/caddy-kafka/producer"
+	"github.com/caddy-kafka/caddy-kafka/producer/schema"
 )
 
 func init() {
@@ -147,6 +148,9 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	}
 	h.kafkaID = new(atomic.Pointer[string])
 	h.route = dialects.Route{MaxBody: h.MaxBody, MaxRecords: h.MaxRecords, ClusterID: h.clusterID, CheckTopic: h.checkTopic}
+	if pc.registry != nil { // a nil *schema.Registry must not become a non-nil interface
+		h.route.Schemas = pc.registry
+	}
 	if err := h.provisionIdempotency(); err != nil {
 		return err
 	}
@@ -484,7 +488,7 @@ var globEscaper = strings.NewReplacer(`\`, `\\`, `*`, `\*`, `?`, `\?`, `[`, `\[`
 // fail writes err in the dialect's format, with Retry-After on overload.
 func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error, records int) {
 	e := dialects.ErrorOf(err)
-	if e.Class == producer.ClassOverloaded {
+	if e.Class == producer.ClassOverloaded || schema.Retriable(err) {
 		w.Header().Set("Retry-After", "1")
 	}
 	h.annotate(r, nil, e.Class)

@@ -64,6 +64,8 @@ type Route struct {
 	// topic's absence before reading the body (as Confluent does). The
 	// handler checks every record's topic anyway.
 	CheckTopic func(r *http.Request, topic string) error
+	// Schemas is the cluster's schema registry, nil when it has none.
+	Schemas Serializer
 }
 
 // Request is a decoded produce request, or one batch of a stream.

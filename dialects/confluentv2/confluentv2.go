@@ -1,6 +1,8 @@
 // Package confluentv2 is the dialect of Confluent REST Proxy's v1 and v2
 // produce API (POST /topics/{topic} and /topics/{topic}/partitions/{p}) in the
-// binary and json embedded formats, and, with the consume option, of its v1
+// binary and json embedded formats, in the avro, jsonschema and protobuf
+// formats when the cluster has a schema_registry (schema.go, as Confluent's
+// Errors.java answers), and, with the consume option, of its v1
 // partition consume API (GET /topics/{topic}/partitions/{p}?offset=N).
 //
 // Choices where the contract is silent:
@@ -73,6 +75,7 @@ import (
 	"github.com/caddy-kafka/caddy-kafka/dialects"
 	"github.com/caddy-kafka/caddy-kafka/dialects/internal/jsonfast"
 	"github.com/caddy-kafka/caddy-kafka/producer"
+	"github.com/caddy-kafka/caddy-kafka/producer/schema"
 )
 
 func init() {
@@ -214,6 +217,9 @@ func contentFormat(ct string) (format, version, error) {
 			if f, ok := formatOf(embedded); ok {
 				return f, v, nil
 			}
+			if sf := schemaFormat(embedded, v); sf != schema.FormatNone {
+				return 0, v, &schemaType{unsupported(embedded), sf}
+			}
 			return 0, 0, unsupported(embedded)
 		}
 	}
@@ -221,13 +227,30 @@ func contentFormat(ct string) (format, version, error) {
 		Message: fmt.Sprintf("HTTP 415 Unsupported Media Type: Content-Type %q is not one of application/vnd.kafka.binary.v2+json, application/vnd.kafka.json.v2+json, application/vnd.kafka.binary.v1+json, application/vnd.kafka.json.v1+json", ct)}
 }
 
-func unsupported(embedded string) error {
+// schemaType is contentFormat's answer for a schema embedded format: the
+// 415 for a cluster without a schema registry, and the schema format.
+type schemaType struct {
+	refusal *dialects.Error
+	format  schema.Format
+}
+
+func (e *schemaType) Error() string { return e.refusal.Error() }
+func (e *schemaType) Unwrap() error { return e.refusal }
+
+func schemaFormatOf(err error) schema.Format {
+	if st, ok := err.(*schemaType); ok {
+		return st.format
+	}
+	return schema.FormatNone
+}
+
+func unsupported(embedded string) *dialects.Error {
 	return &dialects.Error{Class: producer.ClassBadRequest, Status: http.StatusUnsupportedMediaType, Code: http.StatusUnsupportedMediaType,
 		Message: fmt.Sprintf("HTTP 415 Unsupported Media Type: the %s embedded format is not supported (it needs a schema registry): use binary or json", embedded)}
 }
 
 // Decode reads a produce request.
-func (c *ConfluentV2) Decode(r *http.Request, _ dialects.Route) (*dialects.Request, error) {
+func (c *ConfluentV2) Decode(r *http.Request, rt2 dialects.Route) (*dialects.Request, error) {
 	rt, ok := parseRoute(r.URL.Path)
 	if !ok || rt.consume {
 		return nil, dialects.ErrNotHandled
@@ -244,6 +267,16 @@ func (c *ConfluentV2) Decode(r *http.Request, _ dialects.Route) (*dialects.Reque
 		partition = p
 	}
 	f, v, err := contentFormat(r.Header.Get("Content-Type"))
+	if sf := schemaFormatOf(err); sf != schema.FormatNone {
+		if rt2.Schemas == nil {
+			return nil, err
+		}
+		body, err := dialects.ReadBody(r)
+		if err != nil {
+			return nil, err
+		}
+		return decodeSchemaRecords(r, rt2, body, sf, v, rt.topic, partition)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -364,6 +397,10 @@ func embedded(raw json.RawMessage, f format) ([]byte, error) {
 // Encode answers {"offsets":[...],"key_schema_id":null,"value_schema_id":null}.
 func (c *ConfluentV2) Encode(w http.ResponseWriter, _ *http.Request, req *dialects.Request, results []producer.Result) error {
 	v, _ := req.State.(version)
+	st, _ := req.State.(*schemaState)
+	if st != nil {
+		v = st.v
+	}
 	status := http.StatusOK
 	b := make([]byte, 0, 16+len(results)*64)
 	b = append(b, `{"offsets":[`...)
@@ -389,11 +426,26 @@ func (c *ConfluentV2) Encode(w http.ResponseWriter, _ *http.Request, req *dialec
 		b = appendString(b, msg)
 		b = append(b, '}')
 	}
-	b = append(b, `],"key_schema_id":null,"value_schema_id":null}`...)
+	if st == nil {
+		b = append(b, `],"key_schema_id":null,"value_schema_id":null}`...)
+	} else {
+		b = append(b, `],"key_schema_id":`...)
+		b = appendID(b, st.keyID)
+		b = append(b, `,"value_schema_id":`...)
+		b = appendID(b, st.valueID)
+		b = append(b, '}')
+	}
 	w.Header().Set("Content-Type", mediaType(v))
 	w.WriteHeader(status)
 	_, err := w.Write(b)
 	return err
+}
+
+func appendID(b []byte, id int) []byte {
+	if id == 0 {
+		return append(b, "null"...)
+	}
+	return strconv.AppendInt(b, int64(id), 10)
 }
 
 // appendString appends s quoted as json.Marshal quotes it.

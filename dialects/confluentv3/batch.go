@@ -18,8 +18,11 @@ func batchError(msg string) *dialects.Error {
 }
 
 type dataReport struct {
-	Type string `json:"type"`
-	Size int    `json:"size"`
+	Type          string  `json:"type"`
+	Size          int     `json:"size"`
+	Subject       *string `json:"subject,omitempty"`
+	SchemaID      *int    `json:"schema_id,omitempty"`
+	SchemaVersion *int    `json:"schema_version,omitempty"`
 }
 
 type batchSuccess struct {
@@ -105,16 +108,20 @@ func (st *state) writeBatch(w http.ResponseWriter, req *dialects.Request, result
 			ID: st.ids[i], ClusterID: st.clusterID, TopicName: m.Topic,
 			PartitionID: res.Partition, Offset: res.Offset,
 			Timestamp: res.Timestamp.UTC().Format(tsLayout),
-			Key:       report(st.formats[i].key, m.Key),
-			Value:     report(st.formats[i].value, m.Value),
+			Key:       report(st.formats[i].key, st.formats[i].keySchema, m.Key),
+			Value:     report(st.formats[i].value, st.formats[i].valueSchema, m.Value),
 		})
 	}
 	return dialects.WriteJSON(w, http.StatusMultiStatus, "application/json", out)
 }
 
-func report(f format, b []byte) *dataReport {
+func report(f format, si *schemaInfo, b []byte) *dataReport {
 	if b == nil || f == formatNull {
 		return nil
 	}
-	return &dataReport{Type: formatNames[f], Size: len(b)}
+	r := &dataReport{Type: formatNames[f], Size: len(b)}
+	if si != nil {
+		r.Subject, r.SchemaID, r.SchemaVersion = &si.subject, &si.id, &si.version
+	}
+	return r
 }

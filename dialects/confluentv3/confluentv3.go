@@ -232,6 +232,7 @@ func (c *ConfluentV3) Decode(r *http.Request, lim dialects.Route) (*dialects.Req
 		return nil, err
 	}
 	st := newState(t.clusterID, t.topic)
+	st.schemas, st.ctx = lim.Schemas, r.Context()
 	if rt.kind == routeBatch {
 		body, err := dialects.ReadBody(r)
 		if err != nil {

@@ -286,8 +286,8 @@ func TestErrors(t *testing.T) {
 {"error_code":40402,"message":"Partition not found."}
 {"error_code":400,"message":"Bad Request: unrecognized field \"foo\""}
 {"error_code":400,"message":"Bad Request: unrecognized field \"id\""}
-{"error_code":400,"message":"Bad Request: key.type AVRO is not supported: this gateway has no Schema Registry integration; use BINARY, JSON or STRING"}
-{"error_code":400,"message":"Bad Request: value.schema_id is not supported: this gateway has no Schema Registry integration; use type BINARY, JSON or STRING"}
+{"error_code":400,"message":"Bad Request: key.type AVRO is not supported: the gateway's cluster has no schema_registry; use BINARY, JSON or STRING"}
+{"error_code":400,"message":"Bad Request: value.schema_id is not supported: the gateway's cluster has no schema_registry; use type BINARY, JSON or STRING"}
 {"error_code":400,"message":"Bad Request: data=1 is not a string."}
 {"error_code":400,"message":"Bad Request: data=\"***\" is not a valid base64 string."}
 {"error_code":400,"message":"Bad Request: a header has no name"}

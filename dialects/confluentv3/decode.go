@@ -24,12 +24,19 @@ const (
 	formatBinary
 	formatJSON
 	formatString
+	formatAvro
+	formatJSONSchema
+	formatProtobuf
 )
 
-var formatNames = [...]string{"", "BINARY", "JSON", "STRING"}
+var formatNames = [...]string{"", "BINARY", "JSON", "STRING", "AVRO", "JSONSCHEMA", "PROTOBUF"}
 
-// formats are a record's key and value types, for its report.
-type formats struct{ key, value format }
+// formats are a record's key and value types, for its report, with the
+// schemas of those written with one.
+type formats struct {
+	key, value             format
+	keySchema, valueSchema *schemaInfo
+}
 
 // errSplitTooLarge is an object over the splitter's limit.
 var errSplitTooLarge = errors.New("json object over the size limit")
@@ -71,10 +78,11 @@ type jsonData struct {
 type decoded struct {
 	msg     producer.Message
 	formats formats
-	id      string // records:batch entry id
-	size    int    // bytes of JSON it was read from
-	err     error  // the record could not be decoded; it gets a report of its own
-	fatal   bool   // the request cannot be read further
+	id      string       // records:batch entry id
+	size    int          // bytes of JSON it was read from
+	err     error        // the record could not be decoded; it gets a report of its own
+	pending [2]*jsonData // key and value naming a schema, for resolveSchemas
+	fatal   bool         // the request cannot be read further
 }
 
 // badRequest is a record's decoding failure.
@@ -180,11 +188,17 @@ func decodeRecordWith(raw []byte, topic string, batch, fast bool) decoded {
 		}
 	}
 	var err error
-	if d.msg.Key, d.formats.key, err = decodeData(jr.Key, "key"); err != nil {
+	if d.msg.Key, d.formats.key, err = decodeData(jr.Key, "key"); err == errNeedsSchema {
+		d.pending[0] = new(jsonData)
+		*d.pending[0] = *jr.Key
+	} else if err != nil {
 		d.err = err
 		return d
 	}
-	if d.msg.Value, d.formats.value, err = decodeData(jr.Value, "value"); err != nil {
+	if d.msg.Value, d.formats.value, err = decodeData(jr.Value, "value"); err == errNeedsSchema {
+		d.pending[1] = new(jsonData)
+		*d.pending[1] = *jr.Value
+	} else if err != nil {
 		d.err = err
 		return d
 	}
@@ -243,14 +257,8 @@ func decodeData(jd *jsonData, which string) ([]byte, format, error) {
 	if jd == nil {
 		return nil, formatNull, nil
 	}
-	for _, f := range [...]struct {
-		name string
-		raw  json.RawMessage
-	}{{"subject", jd.Subject}, {"subject_name_strategy", jd.SubjectNameStrategy},
-		{"schema_id", jd.SchemaID}, {"schema_version", jd.SchemaVersion}, {"schema", jd.Schema}} {
-		if !isNull(f.raw) {
-			return nil, 0, badRequest("%s.%s is not supported: this gateway has no Schema Registry integration; use type BINARY, JSON or STRING", which, f.name)
-		}
+	if schemaFields(jd) {
+		return nil, 0, errNeedsSchema
 	}
 	typ := formatBinary
 	if jd.Type != nil {
@@ -260,8 +268,6 @@ func decodeData(jd *jsonData, which string) ([]byte, format, error) {
 			typ = formatJSON
 		case "STRING":
 			typ = formatString
-		case "AVRO", "PROTOBUF", "JSONSCHEMA":
-			return nil, 0, badRequest("%s.type %s is not supported: this gateway has no Schema Registry integration; use BINARY, JSON or STRING", which, *jd.Type)
 		default:
 			return nil, 0, badRequest("%s.type %q is not one of BINARY, JSON, STRING", which, truncate(*jd.Type))
 		}
@@ -371,8 +377,10 @@ func recordsEstimate(n int64, first int) int {
 	return int(min(est+est/8+1, n/32+1, 1<<16))
 }
 
-// request builds the handler's request for records, with the reports' state.
+// request builds the handler's request for records, with the reports' state,
+// encoding the keys and values that name a schema first.
 func request(recs []decoded, st *state) *dialects.Request {
+	resolveSchemas(st.ctx, st.schemas, recs, st.topic)
 	req := &dialects.Request{Records: make([]producer.Message, len(recs)), PerRecord: true, State: st}
 	st.formats = st.formats[:0]
 	st.ids = st.ids[:0]

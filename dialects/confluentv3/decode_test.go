@@ -87,25 +87,28 @@ func TestDecodeRecord(t *testing.T) {
 		f          formats
 		err        string
 	}{
-		{`{"key":{"type":"JSON","data":"k"},"value":{"type":"JSON","data":{"a" : 1}}}`, []byte(`"k"`), []byte(`{"a" : 1}`), formats{formatJSON, formatJSON}, ""},
-		{`{"key":{"type":"STRING","data":"k\"1"},"value":{"type":"STRING","data":"v"}}`, []byte(`k"1`), []byte("v"), formats{formatString, formatString}, ""},
-		{`{"key":{"data":"AQI"},"value":{"data":null,"type":"JSON"}}`, []byte{1, 2}, nil, formats{formatBinary, formatNull}, ""},
+		{`{"key":{"type":"JSON","data":"k"},"value":{"type":"JSON","data":{"a" : 1}}}`, []byte(`"k"`), []byte(`{"a" : 1}`), formats{key: formatJSON, value: formatJSON}, ""},
+		{`{"key":{"type":"STRING","data":"k\"1"},"value":{"type":"STRING","data":"v"}}`, []byte(`k"1`), []byte("v"), formats{key: formatString, value: formatString}, ""},
+		{`{"key":{"data":"AQI"},"value":{"data":null,"type":"JSON"}}`, []byte{1, 2}, nil, formats{key: formatBinary, value: formatNull}, ""},
 		{`{"key":{"type":"JSON","data":null}}`, nil, nil, formats{}, ""},
-		{`{"value":{"type":"JSON","data":0}}`, nil, []byte("0"), formats{formatNull, formatJSON}, ""},
+		{`{"value":{"type":"JSON","data":0}}`, nil, []byte("0"), formats{key: formatNull, value: formatJSON}, ""},
 		{`{"value":{"type":"json","data":0}}`, nil, nil, formats{}, `Bad Request: value.type "json" is not one of BINARY, JSON, STRING`},
 		{`{"value":{"data":"AA=="},"extra":{}}`, nil, nil, formats{}, `Bad Request: unrecognized field "extra"`},
 		{`{"value":{"type":"STRING","data":{}}}`, nil, nil, formats{}, `Bad Request: data={} is not a string.`},
 		{`{"headers":[{"name":"h","value":1}]}`, nil, nil, formats{}, `Bad Request: the value of header "h" is not a base64 string`},
-		{`{"key":{"type":"PROTOBUF","data":"x"}}`, nil, nil, formats{}, `Bad Request: key.type PROTOBUF is not supported: this gateway has no Schema Registry integration; use BINARY, JSON or STRING`},
-		{`{"key":{"subject":"s","data":"x"}}`, nil, nil, formats{}, `Bad Request: key.subject is not supported: this gateway has no Schema Registry integration; use type BINARY, JSON or STRING`},
+		{`{"key":{"type":"PROTOBUF","data":"x"}}`, nil, nil, formats{}, `Bad Request: key.type PROTOBUF is not supported: the gateway's cluster has no schema_registry; use BINARY, JSON or STRING`},
+		{`{"key":{"subject":"s","data":"x"}}`, nil, nil, formats{}, `Bad Request: key.subject is not supported: the gateway's cluster has no schema_registry; use type BINARY, JSON or STRING`},
 		{`{"partition_id":-1}`, nil, nil, formats{}, `Partition not found.`},
 		// Found by probing the gateway against Kafka: a timestamp before
 		// the epoch was produced as a negative Kafka timestamp.
 		{`{"value":{"data":"AA=="},"timestamp":"1969-12-31T23:59:59.999Z"}`, nil, nil, formats{}, `Bad Request: timestamp "1969-12-31T23:59:59.999Z" is before 1970-01-01T00:00:00Z`},
 		{`{"value":{"data":"AA=="},"timestamp":"0001-01-01T00:00:00Z"}`, nil, nil, formats{}, `Bad Request: timestamp "0001-01-01T00:00:00Z" is before 1970-01-01T00:00:00Z`},
-		{`{"value":{"data":"AA=="},"timestamp":"1970-01-01T00:00:00Z"}`, nil, []byte{0}, formats{formatNull, formatBinary}, ""},
+		{`{"value":{"data":"AA=="},"timestamp":"1970-01-01T00:00:00Z"}`, nil, []byte{0}, formats{key: formatNull, value: formatBinary}, ""},
 	} {
 		d := decodeRecord([]byte(tc.in), "t", false)
+		ds := []decoded{d}
+		resolveSchemas(context.Background(), nil, ds, "t")
+		d = ds[0]
 		if tc.err != "" {
 			if d.err == nil || d.err.(*dialects.Error).Message != tc.err {
 				t.Errorf("%s: error %v, want %q", tc.in, d.err, tc.err)

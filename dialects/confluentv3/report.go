@@ -1,6 +1,7 @@
 package confluentv3
 
 import (
+	"context"
 	"strconv"
 	"time"
 
@@ -19,6 +20,12 @@ type state struct {
 	ids       []string // its entries' ids
 	tsMilli   int64    // the instant, in epoch milliseconds, that tsText has
 	tsText    []byte   // a report timestamp, formatted; nil for none yet
+
+	// For keys and values that name a schema: the route's registry, the
+	// request's context and the topic.
+	schemas dialects.Serializer
+	ctx     context.Context
+	topic   string
 }
 
 func newState(clusterID, topic string) *state {
@@ -28,7 +35,7 @@ func newState(clusterID, topic string) *state {
 	buf = append(buf, `,"topic_name":`...)
 	buf = appendString(buf, topic)
 	buf = append(buf, `,"partition_id":`...)
-	return &state{prefix: buf, clusterID: clusterID}
+	return &state{prefix: buf, clusterID: clusterID, topic: topic, ctx: context.Background()}
 }
 
 // tsLayout is RFC 3339 with milliseconds, as Java's Instant prints them.
@@ -79,9 +86,9 @@ func (st *state) appendResult(buf []byte, f formats, m *producer.Message, res pr
 	buf = append(buf, `,"timestamp":"`...)
 	buf = st.appendTimestamp(buf, res.Timestamp)
 	buf = append(buf, `","key":`...)
-	buf = appendData(buf, f.key, m.Key)
+	buf = appendData(buf, f.key, f.keySchema, m.Key)
 	buf = append(buf, `,"value":`...)
-	return appendData(buf, f.value, m.Value)
+	return appendData(buf, f.value, f.valueSchema, m.Value)
 }
 
 // appendTimestamp appends t in tsLayout. The text depends only on t's
@@ -98,7 +105,7 @@ func (st *state) appendTimestamp(buf []byte, t time.Time) []byte {
 	return append(buf, st.tsText...)
 }
 
-func appendData(buf []byte, f format, b []byte) []byte {
+func appendData(buf []byte, f format, si *schemaInfo, b []byte) []byte {
 	if b == nil || f == formatNull {
 		return append(buf, "null"...)
 	}
@@ -106,6 +113,9 @@ func appendData(buf []byte, f format, b []byte) []byte {
 	buf = append(buf, formatNames[f]...)
 	buf = append(buf, `","size":`...)
 	buf = strconv.AppendInt(buf, int64(len(b)), 10)
+	if si != nil {
+		buf = appendSchemaInfo(buf, si)
+	}
 	return append(buf, '}')
 }
 

@@ -32,7 +32,9 @@ func (c *ConfluentV3) Stream(w http.ResponseWriter, r *http.Request, lim dialect
 	if err != nil {
 		return nil, err
 	}
-	return newStream(w, r, lim.MaxBody, t), nil
+	s := newStream(w, r, lim.MaxBody, t)
+	s.st.schemas, s.st.ctx = lim.Schemas, r.Context()
+	return s, nil
 }
 
 // stream is a records request without a declared length: a reader goroutine

@@ -16,6 +16,12 @@
 //     then fails some records, the answer is the first failure's error: a
 //     2xx always means every record was written.
 //   - timestamp in answers is epoch milliseconds, as in Upstash's answers.
+//   - value_schema: each body (or line) is the value in the schema's JSON
+//     form; one that does not match refuses the request with 422 naming the
+//     record (with split lines, its number among the non-empty lines) and the
+//     first violation. A subject or version the registry does not have is
+//     the route's fault: 500, logged. A registry that is down: 503 with
+//     Retry-After.
 package webhook
 
 import (
@@ -32,6 +38,7 @@ import (
 	"github.com/caddy-kafka/caddy-kafka/dialects"
 	"github.com/caddy-kafka/caddy-kafka/dialects/internal/jsonfast"
 	"github.com/caddy-kafka/caddy-kafka/producer"
+	"github.com/caddy-kafka/caddy-kafka/producer/schema"
 )
 
 func init() {
@@ -55,7 +62,21 @@ type Webhook struct {
 	// line (NDJSON). Default: the whole body is one record.
 	Split string `json:"split,omitempty"`
 
+	// ValueSchema validates each body (or line) against a subject's schema
+	// in the cluster's schema registry and writes it in that schema's
+	// Confluent wire format. Default: the body is written as is.
+	ValueSchema *ValueSchema `json:"value_schema,omitempty"`
+
 	headerNames []string // sorted, so records carry headers in a stable order
+}
+
+// ValueSchema names the schema of a webhook's values.
+type ValueSchema struct {
+	// Subject in the cluster's schema registry.
+	Subject string `json:"subject,omitempty"`
+	// Version of the subject; 0 for its latest (looked up again after the
+	// registry's cache_ttl).
+	Version int `json:"version,omitempty"`
 }
 
 // CaddyModule returns the Caddy module information.
@@ -83,6 +104,9 @@ func (wh *Webhook) Validate() error {
 	}
 	if wh.Split != "" && wh.Split != "lines" {
 		return fmt.Errorf("unknown split %q: want lines", wh.Split)
+	}
+	if vs := wh.ValueSchema; vs != nil && (vs.Subject == "" || vs.Version < 0) {
+		return errors.New("value_schema needs a subject and a version of at least 1 (0 for the latest)")
 	}
 	return nil
 }
@@ -118,13 +142,56 @@ func (wh *Webhook) Decode(r *http.Request, lim dialects.Route) (*dialects.Reques
 			return nil, err
 		}
 		record.Value = body
-		return &dialects.Request{Records: []producer.Message{record}}, nil
+		records := []producer.Message{record}
+		if err := wh.encodeValues(r, lim, records); err != nil {
+			return nil, err
+		}
+		return &dialects.Request{Records: records}, nil
 	}
 	records, err := splitLines(r, record, lim)
 	if err != nil {
 		return nil, err
 	}
+	if err := wh.encodeValues(r, lim, records); err != nil {
+		return nil, err
+	}
 	return &dialects.Request{Records: records, State: true}, nil
+}
+
+// encodeValues replaces each record's value, JSON in the schema's JSON form,
+// with its Confluent wire format, when the route has a value_schema. The
+// first record that does not match refuses the request (422).
+func (wh *Webhook) encodeValues(r *http.Request, rt dialects.Route, records []producer.Message) error {
+	vs := wh.ValueSchema
+	if vs == nil {
+		return nil
+	}
+	if rt.Schemas == nil {
+		return &dialects.Error{Class: producer.ClassInternal,
+			Message: "this route's value_schema needs a schema_registry in its kafka cluster"}
+	}
+	res, err := rt.Schemas.Resolve(r.Context(), schema.Ref{Subject: vs.Subject, Version: vs.Version})
+	if err != nil {
+		e := dialects.SchemaError(err)
+		if e.Class == producer.ClassBadRequest {
+			// The route's subject or version: the operator's to fix.
+			e.Class, e.Message = producer.ClassInternal, "this route's value_schema: "+e.Message
+		}
+		return e
+	}
+	for i := range records {
+		out, err := res.AppendEncode(make([]byte, 0, len(records[i].Value)+16), records[i].Value)
+		if err != nil {
+			e := dialects.SchemaError(err)
+			e.Status = http.StatusUnprocessableEntity
+			if len(records) > 1 {
+				e.Message = fmt.Sprintf("record %d: %s", i+1, e.Message)
+			}
+			return e
+		}
+		records[i].Value = out
+	}
+	return nil
 }
 
 // splitLines makes one record per non-empty line, all sharing the template
@@ -220,6 +287,7 @@ func (wh *Webhook) WriteError(w http.ResponseWriter, r *http.Request, err error)
 //		key <template>
 //		header <name> <template>
 //		split lines
+//		value_schema <subject> [<version>]
 //	}
 //
 // header may be given once per name, the others once.
@@ -264,8 +332,24 @@ func (wh *Webhook) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if wh.Split != "lines" {
 				return d.Errf("unknown split %q: want lines", wh.Split)
 			}
+		case "value_schema":
+			if err := seen.Once(d); err != nil {
+				return err
+			}
+			args := d.RemainingArgs()
+			if len(args) < 1 || len(args) > 2 {
+				return d.Err("value_schema takes a subject and optionally a version")
+			}
+			wh.ValueSchema = &ValueSchema{Subject: args[0]}
+			if len(args) == 2 {
+				v, err := strconv.Atoi(args[1])
+				if err != nil || v <= 0 {
+					return d.Errf("value_schema version %q: want a positive number, or none for the latest", args[1])
+				}
+				wh.ValueSchema.Version = v
+			}
 		default:
-			return dialects.UnknownSubdirective(d, "webhook", "topic", "key", "header", "split")
+			return dialects.UnknownSubdirective(d, "webhook", "topic", "key", "header", "split", "value_schema")
 		}
 	}
 	return nil
