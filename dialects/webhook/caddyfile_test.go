@@ -33,7 +33,7 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 		{in: "webhook {\nheader a x\nheader a y\n}", err: "header a is already set (line 2)"},
 		{in: "webhook {\ntopc a\n}", err: `unknown webhook subdirective "topc": did you mean "topic"?, at Testfile:2`},
 		{in: "webhook {\nheaders a b\n}", err: `unknown webhook subdirective "headers": did you mean "header"?`},
-		{in: "webhook {\npartition 1\n}", err: `unknown webhook subdirective "partition": want topic, key, header or split`},
+		{in: "webhook {\npartition 1\n}", err: `unknown webhook subdirective "partition": want topic, key, header, split or value_schema`},
 	} {
 		var wh webhook.Webhook
 		err := wh.UnmarshalCaddyfile(caddyfile.NewTestDispenser(tc.in))
