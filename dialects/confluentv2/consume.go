@@ -103,21 +103,27 @@ func acceptFormat(accept []string) (format, version, error) {
 		for part := range strings.SplitSeq(header, ",") {
 			mt, _, _ := strings.Cut(part, ";")
 			mt = strings.ToLower(strings.TrimSpace(mt))
-			if embedded, ev, ok := parseVendorType(mt); ok {
-				if f, ok := formatOf(embedded); ok {
-					return f, ev, nil
-				}
-				return 0, ev, &dialects.Error{Class: producer.ClassBadRequest, Status: http.StatusNotAcceptable, Code: 40601,
-					Message: fmt.Sprintf("the %s embedded format is not supported (it needs a schema registry): accept binary or json", embedded)}
+			embedded, ev, ok := parseVendorType(mt)
+			if !ok {
+				continue
 			}
-			if v == 0 {
-				switch {
-				case strings.HasPrefix(mt, "application/vnd.kafka.v1+"):
-					v = 1
-				case strings.HasPrefix(mt, "application/vnd.kafka.v2+"):
-					v = 2
+			if embedded == "" {
+				if v == 0 {
+					v = ev
 				}
+				continue
 			}
+			if ev == 0 {
+				ev = v
+			}
+			if ev == 0 {
+				ev = 1
+			}
+			if f, ok := formatOf(embedded); ok {
+				return f, ev, nil
+			}
+			return 0, ev, &dialects.Error{Class: producer.ClassBadRequest, Status: http.StatusNotAcceptable, Code: 40601,
+				Message: fmt.Sprintf("the %s embedded format is not supported (it needs a schema registry): accept binary or json", embedded)}
 		}
 	}
 	if v == 0 {
