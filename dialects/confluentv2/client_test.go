@@ -4,11 +4,17 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
+	"slices"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/caddy-kafka/caddy-kafka/internal/gatewaytest"
 )
@@ -105,11 +111,14 @@ func result(t *testing.T, steps map[string]step, name string, v any) {
 // it produces through topic() and topicPartition() (Content-Type
 // application/vnd.kafka.v1+json, base64 values), consumes with messages()
 // in its default Accept and in binary, and every record is read back from
-// Kafka byte for byte.
+// Kafka byte for byte; then its metadata calls, brokers.list, topics.list,
+// topics.get, topic(t).partitions.list and topicPartition(t, p).get, get
+// Confluent's shapes.
 func TestKafkaRestNodeClient(t *testing.T) {
 	g := start(t, "node", "node-meta")
 	topic := g.Topic("node")
-	steps := runKafkaRestNode(t, g, topic, "")
+	meta := g.Topic("node-meta")
+	steps := runKafkaRestNode(t, g, topic, meta)
 
 	var pt, pp nodeOffsets
 	result(t, steps, "produceTopic", &pt)
@@ -123,7 +132,7 @@ func TestKafkaRestNodeClient(t *testing.T) {
 		}
 	}
 	if *pt.Offsets[2].Partition != 2 || *pp.Offsets[0].Partition != 1 || *pp.Offsets[1].Partition != 1 ||
-		*pp.Offsets[0].Offset != 0 || *pp.Offsets[1].Offset != 1 {
+		*pp.Offsets[1].Offset != *pp.Offsets[0].Offset+1 {
 		t.Fatalf("partitions and offsets %+v %+v", pt, pp)
 	}
 	// Keyed records land where Java's partitioner puts them.
@@ -140,8 +149,8 @@ func TestKafkaRestNodeClient(t *testing.T) {
 		{int64(*pt.Offsets[0].Partition), *pt.Offsets[0].Offset}: {nil, "plain"},
 		{int64(*pt.Offsets[1].Partition), *pt.Offsets[1].Offset}: {str("user-1"), "keyed ✓"},
 		{2, *pt.Offsets[2].Offset}:                               {nil, "\x00\x01\x02\xff"},
-		{1, 0}:                                                   {str("k"), "p1-a"},
-		{1, 1}:                                                   {nil, "p1-b"},
+		{1, *pp.Offsets[0].Offset}:                               {str("k"), "p1-a"},
+		{1, *pp.Offsets[1].Offset}:                               {nil, "p1-b"},
 	}
 	recs := g.Records(t, "node", len(want))
 	if len(recs) != len(want) {
@@ -164,30 +173,109 @@ func TestKafkaRestNodeClient(t *testing.T) {
 	for i := range bin {
 		bin[i].bytesOf()
 	}
-	if len(msgs) != 2 || msgs[0].Offset != 0 || *msgs[0].Key != "k" || *msgs[0].Value != "p1-a" || msgs[1].Key != nil ||
-		*msgs[1].Value != "p1-b" || msgs[0].Topic != topic || msgs[1].Partition != 1 {
-		t.Errorf("messages: %+v", msgs)
-	}
-	var onTwo []rec
-	for _, m := range bin {
-		if m.Partition != 2 || m.Topic != topic {
-			t.Errorf("binary message %+v", m)
+	// Each consume answers the partition's records from offset 0, in order.
+	for p, got := range map[int32][]nodeMessage{1: msgs, 2: bin} {
+		n := 0
+		for k := range want {
+			if k[0] == int64(p) {
+				n++
+			}
 		}
-		onTwo = append(onTwo, rec{m.Key, *m.Value})
-	}
-	wantTwo := 0
-	for k := range want {
-		if k[0] == 2 {
-			wantTwo++
+		if len(got) != n {
+			t.Errorf("partition %d: consumed %+v, want %d records", p, got, n)
+		}
+		for i, m := range got {
+			w, ok := want[[2]int64{int64(p), m.Offset}]
+			if !ok || m.Offset != int64(i) || m.Partition != p || m.Topic != topic || *m.Value != w.value ||
+				(w.key == nil) != (m.Key == nil) || (w.key != nil && *m.Key != *w.key) {
+				t.Errorf("partition %d: consumed %+v, want %+v", p, m, w)
+			}
 		}
 	}
-	if len(onTwo) != wantTwo {
-		t.Errorf("binary messages of partition 2: %+v, want %d", bin, wantTwo)
+
+	checkNodeMetadata(t, g, steps, topic, meta)
+}
+
+type nodePartition struct {
+	Partition int32 `json:"partition"`
+	Leader    int32 `json:"leader"`
+	Replicas  []struct {
+		Broker int32 `json:"broker"`
+		Leader bool  `json:"leader"`
+		InSync bool  `json:"in_sync"`
+	} `json:"replicas"`
+}
+
+func checkNodeMetadata(t *testing.T, g *gatewaytest.Gateway, steps map[string]step, topic, meta string) {
+	var brokers []struct {
+		ID  int32  `json:"id"`
+		Str string `json:"str"`
 	}
-	for _, m := range bin {
-		if w := want[[2]int64{2, m.Offset}]; *m.Value != w.value {
-			t.Errorf("partition 2 offset %d: %q, want %q", m.Offset, *m.Value, w.value)
+	result(t, steps, "brokers", &brokers)
+	md, err := kmsg.NewPtrMetadataRequest().RequestWith(context.Background(), g.Kafka)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(brokers) != len(md.Brokers) || len(brokers) == 0 || brokers[0].Str != fmt.Sprintf("Broker{id=%d}", brokers[0].ID) {
+		t.Errorf("brokers %+v, want %d", brokers, len(md.Brokers))
+	}
+	var names []string
+	result(t, steps, "topics", &names)
+	if !slices.Contains(names, topic) || !slices.Contains(names, meta) || slices.Contains(names, g.Topic("secret")) {
+		t.Errorf("topics %q: want %s and %s, and no topic outside the allow-list", names, topic, meta)
+	}
+	var tp struct {
+		Name string `json:"name"`
+		Raw  struct {
+			Name       string             `json:"name"`
+			Configs    map[string]*string `json:"configs"`
+			Partitions []nodePartition    `json:"partitions"`
+		} `json:"raw"`
+		Str string `json:"str"`
+	}
+	result(t, steps, "topic", &tp)
+	if tp.Name != meta || tp.Raw.Name != meta || len(tp.Raw.Partitions) != 3 || tp.Raw.Configs["cleanup.policy"] == nil ||
+		tp.Str != fmt.Sprintf("Topic{name=%q, partitions=3}", meta) {
+		t.Errorf("topics.get: %+v", tp)
+	}
+	var parts []struct {
+		ID  int32         `json:"id"`
+		Raw nodePartition `json:"raw"`
+		Str string        `json:"str"`
+	}
+	result(t, steps, "partitions", &parts)
+	if len(parts) != 3 {
+		t.Fatalf("partitions.list: %+v", parts)
+	}
+	for i, p := range parts {
+		if p.ID != int32(i) || p.Raw.Partition != int32(i) || len(p.Raw.Replicas) == 0 || !p.Raw.Replicas[0].InSync ||
+			p.Str != fmt.Sprintf("Partition{topic=%q, id=%d, leader=%d, replicas=%d}", meta, i, p.Raw.Leader, len(p.Raw.Replicas)) ||
+			!reflect.DeepEqual(p.Raw, tp.Raw.Partitions[i]) {
+			t.Errorf("partition %d: %+v", i, p)
 		}
+		leaders := 0
+		for _, r := range p.Raw.Replicas {
+			if r.Leader {
+				leaders++
+				if r.Broker != p.Raw.Leader {
+					t.Errorf("partition %d: replica %d leads, leader is %d", i, r.Broker, p.Raw.Leader)
+				}
+			}
+		}
+		if leaders != 1 {
+			t.Errorf("partition %d: %d leaders", i, leaders)
+		}
+	}
+	var one struct {
+		ID  int32         `json:"id"`
+		Raw nodePartition `json:"raw"`
+	}
+	result(t, steps, "partition", &one)
+	if one.ID != 1 || !reflect.DeepEqual(one.Raw, parts[1].Raw) {
+		t.Errorf("topicPartition(t, 1).get: %+v", one)
+	}
+	if s := steps["missingTopic"]; s.Status != 404 || !strings.Contains(string(s.Data), `"error_code":40401`) {
+		t.Errorf("missing topic: %+v", s)
 	}
 }
 

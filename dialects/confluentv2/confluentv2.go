@@ -623,6 +623,9 @@ func writeError(w http.ResponseWriter, v version, err error) {
 // or for GET its Accept's; 2 when it names none, 1 for GET.
 func requestVersion(r *http.Request) version {
 	if r.Method == http.MethodGet {
+		if _, ok := metadataPath(r); ok {
+			return metaVersion(r)
+		}
 		_, v, _ := acceptFormat(r.Header.Values("Accept"))
 		return v
 	}
@@ -660,5 +663,6 @@ const maxInt32 = math.MaxInt32
 var (
 	_ dialects.Dialect         = (*ConfluentV2)(nil)
 	_ dialects.Consumer        = (*ConfluentV2)(nil)
+	_ dialects.Discoverer      = (*ConfluentV2)(nil)
 	_ dialects.CaddyfileOption = (*ConfluentV2)(nil)
 )
