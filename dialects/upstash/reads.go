@@ -126,53 +126,9 @@ type fetchPosition struct {
 }
 
 func fetch(w http.ResponseWriter, r *http.Request, f dialects.Fetcher, body []byte) error {
-	var req fetchRequest
-	if len(bytes.TrimSpace(body)) == 0 && r.Method == http.MethodGet {
-		q := r.URL.Query()
-		for name, dst := range map[string]any{"partition": &req.Partition, "offset": &req.Offset, "timeout": &req.Timeout} {
-			if v := q.Get(name); v != "" {
-				if err := json.Unmarshal([]byte(v), dst); err != nil {
-					return dialects.Errorf(producer.ClassBadRequest, "query parameter %s must be an integer", name)
-				}
-			}
-		}
-		if q.Has("topic") {
-			t := q.Get("topic")
-			req.Topic = &t
-		}
-	} else if err := strictUnmarshal(body, &req); err != nil {
-		return dialects.Errorf(producer.ClassBadRequest, "the fetch request is not valid: %v", err)
-	}
-	var positions []producer.FetchPosition
-	add := func(p fetchPosition, where string) error {
-		if p.Topic == nil || *p.Topic == "" || p.Partition == nil || p.Offset == nil {
-			return dialects.Errorf(producer.ClassBadRequest, "%s needs topic, partition and offset", where)
-		}
-		if *p.Partition < 0 || *p.Offset < 0 {
-			return dialects.Errorf(producer.ClassBadRequest, "%s: partition and offset must not be negative", where)
-		}
-		positions = append(positions, producer.FetchPosition{Topic: *p.Topic, Partition: *p.Partition, Offset: *p.Offset})
-		return nil
-	}
-	if req.Topic != nil || req.Partition != nil || req.Offset != nil {
-		if err := add(fetchPosition{req.Topic, req.Partition, req.Offset}, "the request"); err != nil {
-			return err
-		}
-	}
-	for i, p := range req.TopicPartitionOffsets {
-		if err := add(p, fmt.Sprintf("topicPartitionOffsets[%d]", i)); err != nil {
-			return err
-		}
-	}
-	if len(positions) == 0 {
-		return dialects.Errorf(producer.ClassBadRequest, "name a topic, partition and offset, or topicPartitionOffsets")
-	}
-	wait := time.Second
-	if req.Timeout != nil {
-		if *req.Timeout < 0 {
-			return dialects.Errorf(producer.ClassBadRequest, "timeout must not be negative")
-		}
-		wait = time.Duration(*req.Timeout) * time.Millisecond
+	positions, wait, err := parseFetch(r, body)
+	if err != nil {
+		return err
 	}
 	// FetchMany waits until a quarter before its deadline.
 	ctx, cancel := context.WithTimeout(r.Context(), wait*4/3+time.Millisecond)
@@ -200,6 +156,61 @@ func fetch(w http.ResponseWriter, r *http.Request, f dialects.Fetcher, body []by
 	}
 	b = append(b, ']')
 	return writeJSON(w, b)
+}
+
+// parseFetch reads a fetch request: from the body, or for a GET without
+// one from the query. It returns the positions to read, in order, and how
+// long to wait for a record.
+func parseFetch(r *http.Request, body []byte) ([]producer.FetchPosition, time.Duration, error) {
+	var req fetchRequest
+	if len(bytes.TrimSpace(body)) == 0 && r.Method == http.MethodGet {
+		q := r.URL.Query()
+		for name, dst := range map[string]any{"partition": &req.Partition, "offset": &req.Offset, "timeout": &req.Timeout} {
+			if v := q.Get(name); v != "" {
+				if err := json.Unmarshal([]byte(v), dst); err != nil {
+					return nil, 0, dialects.Errorf(producer.ClassBadRequest, "query parameter %s must be an integer", name)
+				}
+			}
+		}
+		if q.Has("topic") {
+			t := q.Get("topic")
+			req.Topic = &t
+		}
+	} else if err := strictUnmarshal(body, &req); err != nil {
+		return nil, 0, dialects.Errorf(producer.ClassBadRequest, "the fetch request is not valid: %v", err)
+	}
+	var positions []producer.FetchPosition
+	add := func(p fetchPosition, where string) error {
+		if p.Topic == nil || *p.Topic == "" || p.Partition == nil || p.Offset == nil {
+			return dialects.Errorf(producer.ClassBadRequest, "%s needs topic, partition and offset", where)
+		}
+		if *p.Partition < 0 || *p.Offset < 0 {
+			return dialects.Errorf(producer.ClassBadRequest, "%s: partition and offset must not be negative", where)
+		}
+		positions = append(positions, producer.FetchPosition{Topic: *p.Topic, Partition: *p.Partition, Offset: *p.Offset})
+		return nil
+	}
+	if req.Topic != nil || req.Partition != nil || req.Offset != nil {
+		if err := add(fetchPosition{req.Topic, req.Partition, req.Offset}, "the request"); err != nil {
+			return nil, 0, err
+		}
+	}
+	for i, p := range req.TopicPartitionOffsets {
+		if err := add(p, fmt.Sprintf("topicPartitionOffsets[%d]", i)); err != nil {
+			return nil, 0, err
+		}
+	}
+	if len(positions) == 0 {
+		return nil, 0, dialects.Errorf(producer.ClassBadRequest, "name a topic, partition and offset, or topicPartitionOffsets")
+	}
+	wait := time.Second
+	if req.Timeout != nil {
+		if *req.Timeout < 0 {
+			return nil, 0, dialects.Errorf(producer.ClassBadRequest, "timeout must not be negative")
+		}
+		wait = time.Duration(min(*req.Timeout, int64(time.Hour/time.Millisecond))) * time.Millisecond
+	}
+	return positions, wait, nil
 }
 
 func appendFetched(b []byte, topic string, rec *producer.FetchedRecord) []byte {
@@ -243,39 +254,9 @@ type offsetPart struct {
 }
 
 func offsets(w http.ResponseWriter, r *http.Request, f dialects.Fetcher, tsText string, body []byte) error {
-	var ts int64
-	switch tsText {
-	case "earliest":
-		ts = producer.OffsetEarliest
-	case "latest":
-		ts = producer.OffsetLatest
-	default:
-		n, err := strconv.ParseInt(tsText, 10, 64)
-		if err != nil || n < 0 {
-			return dialects.Errorf(producer.ClassBadRequest, "timestamp %q: want earliest, latest or epoch milliseconds", tsText)
-		}
-		ts = n
-	}
-	var in []offsetPart
-	body = bytes.TrimSpace(body)
-	if len(body) > 0 && body[0] == '{' {
-		var one offsetPart
-		if err := strictUnmarshal(body, &one); err != nil {
-			return dialects.Errorf(producer.ClassBadRequest, "the offsets request is not valid: %v", err)
-		}
-		in = []offsetPart{one}
-	} else if err := strictUnmarshal(body, &in); err != nil {
-		return dialects.Errorf(producer.ClassBadRequest, "the offsets request is not valid (want [{topic, partition}, ...]): %v", err)
-	}
-	if len(in) == 0 {
-		return dialects.Errorf(producer.ClassBadRequest, "name at least one {topic, partition}")
-	}
-	parts := make([]producer.TopicPartition, len(in))
-	for i, p := range in {
-		if p.Topic == nil || *p.Topic == "" || p.Partition == nil || *p.Partition < 0 {
-			return dialects.Errorf(producer.ClassBadRequest, "entry %d needs a topic and a partition of at least 0", i)
-		}
-		parts[i] = producer.TopicPartition{Topic: *p.Topic, Partition: *p.Partition}
+	ts, parts, err := parseOffsets(tsText, body)
+	if err != nil {
+		return err
 	}
 	got, err := f.ListOffsets(r.Context(), ts, parts)
 	if err != nil {
@@ -299,6 +280,46 @@ func offsets(w http.ResponseWriter, r *http.Request, f dialects.Fetcher, tsText 
 	}
 	b = append(b, ']')
 	return writeJSON(w, b)
+}
+
+// parseOffsets reads an offsets request: the timestamp of its path and
+// the partitions of its body.
+func parseOffsets(tsText string, body []byte) (int64, []producer.TopicPartition, error) {
+	var ts int64
+	switch tsText {
+	case "earliest":
+		ts = producer.OffsetEarliest
+	case "latest":
+		ts = producer.OffsetLatest
+	default:
+		n, err := strconv.ParseInt(tsText, 10, 64)
+		if err != nil || n < 0 {
+			return 0, nil, dialects.Errorf(producer.ClassBadRequest, "timestamp %q: want earliest, latest or epoch milliseconds", tsText)
+		}
+		ts = n
+	}
+	var in []offsetPart
+	body = bytes.TrimSpace(body)
+	if len(body) > 0 && body[0] == '{' {
+		var one offsetPart
+		if err := strictUnmarshal(body, &one); err != nil {
+			return 0, nil, dialects.Errorf(producer.ClassBadRequest, "the offsets request is not valid: %v", err)
+		}
+		in = []offsetPart{one}
+	} else if err := strictUnmarshal(body, &in); err != nil {
+		return 0, nil, dialects.Errorf(producer.ClassBadRequest, "the offsets request is not valid (want [{topic, partition}, ...]): %v", err)
+	}
+	if len(in) == 0 {
+		return 0, nil, dialects.Errorf(producer.ClassBadRequest, "name at least one {topic, partition}")
+	}
+	parts := make([]producer.TopicPartition, len(in))
+	for i, p := range in {
+		if p.Topic == nil || *p.Topic == "" || p.Partition == nil || *p.Partition < 0 {
+			return 0, nil, dialects.Errorf(producer.ClassBadRequest, "entry %d needs a topic and a partition of at least 0", i)
+		}
+		parts[i] = producer.TopicPartition{Topic: *p.Topic, Partition: *p.Partition}
+	}
+	return ts, parts, nil
 }
 
 // strictUnmarshal decodes one JSON value into v, refusing unknown fields
