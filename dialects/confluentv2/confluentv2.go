@@ -1,7 +1,10 @@
 // Package confluentv2 is the dialect of Confluent REST Proxy's v1 and v2
 // produce API (POST /topics/{topic} and /topics/{topic}/partitions/{p}) in the
-// binary and json embedded formats, and, with the consume option, of its v1
-// partition consume API (GET /topics/{topic}/partitions/{p}?offset=N).
+// binary and json embedded formats, its read-only metadata (GET /topics,
+// /topics/{t}, /topics/{t}/partitions, /topics/{t}/partitions/{p},
+// .../partitions/{p}/offsets and /brokers: see metadata.go), and, with the
+// consume option, of its v1 partition consume API (GET
+// /topics/{topic}/partitions/{p}?offset=N).
 //
 // Choices where the contract is silent:
 //   - A record's own "partition" wins over the one in a
@@ -35,8 +38,20 @@
 //   - Error bodies and produce answers have the Content-Type
 //     application/vnd.kafka.v1+json or v2+json, following the version of the
 //     request's Content-Type (for GET, its Accept); v2 when it names none,
-//     except v1 for GET (consume is a v1 API).
-//   - Consume: offset defaults to 0 and count to 100 (the spec page's
+//     except v1 for a consume GET (consume is a v1 API).
+//   - Produce media types: every one Confluent's REST Proxy (Versions.java,
+//     v1 and v2) or Karapace accepts. application/vnd.kafka[.{format}][.vN]+json,
+//     where a type without a format, application/json,
+//     application/octet-stream and no Content-Type are binary, and a type
+//     without a version is v2.
+//   - Decoding is strict, as Jackson's is for Confluent: field names match
+//     exactly, and an unknown field at the top level or in a record, a
+//     record that is not an object, or a non-null key_schema, value_schema,
+//     key_schema_id or value_schema_id with binary or json is a 422 (42206)
+//     naming it. Nothing is produced.
+//   - Consume: GET /topics/{t}/partitions/{p} consumes only with an offset
+//     parameter (without one it is the partition's metadata, as in v1);
+//     .../messages and /consume/... default it to 0. count defaults to 100 (the spec page's
 //     example answers several records without a count; Confluent's v1 docs
 //     said 1, which makes a client pay a round trip per record); count is
 //     capped at the handler's max_records and the bytes read
@@ -623,7 +638,7 @@ func writeError(w http.ResponseWriter, v version, err error) {
 // or for GET its Accept's; 2 when it names none, 1 for GET.
 func requestVersion(r *http.Request) version {
 	if r.Method == http.MethodGet {
-		if _, ok := metadataPath(r); ok {
+		if _, ok := metadataPath(r); ok || strings.HasSuffix(r.URL.Path, "/offsets") {
 			return metaVersion(r)
 		}
 		_, v, _ := acceptFormat(r.Header.Values("Accept"))
