@@ -353,6 +353,18 @@ func TestUnknownTopic(t *testing.T) {
 	if resp.StatusCode != 404 || string(body) != `{"error_code":40403,"message":"This server does not host this topic-partition."}` {
 		t.Fatalf("streaming: status %d: %s", resp.StatusCode, body)
 	}
+	// The topic is checked before any record is decoded: a body with no
+	// valid record still gets the 404 (issue 14), in records and
+	// records:batch alike.
+	for path, b := range map[string]string{
+		"/records":       `{"value":{"type":"BINARY","data":1}}`,
+		"/records:batch": `{"entries":[{"id":"1","value":{"type":"BINARY","data":1}}]}`,
+	} {
+		resp, body = g.Post(t, "/kafka/v3/clusters/cluster-1/topics/"+g.Topic("missing")+path, "application/json", b)
+		if resp.StatusCode != 404 || string(body) != `{"error_code":40403,"message":"This server does not host this topic-partition."}` {
+			t.Errorf("%s with no valid record: status %d: %s", path, resp.StatusCode, body)
+		}
+	}
 }
 
 func mustMarshal(v any) string {
