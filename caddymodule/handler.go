@@ -607,6 +607,49 @@ func (l *lender) Fetch(ctx context.Context, topic string, partition int32, offse
 	return h.client.Fetch(ctx, topic, partition, offset, maxRecords, maxBytes)
 }
 
+func (l *lender) Brokers(ctx context.Context) (producer.ClusterInfo, error) {
+	h := (*Handler)(l)
+	ctx, cancel := h.withTimeout(ctx)
+	defer cancel()
+	return h.client.ClusterState(ctx)
+}
+
+func (l *lender) TopicConfigs(ctx context.Context, topic string) ([]producer.TopicConfig, error) {
+	h := (*Handler)(l)
+	if !h.allowed(ctx, topic) {
+		return nil, dialects.ErrTopicNotAllowed
+	}
+	tctx, cancel := h.withTimeout(ctx)
+	defer cancel()
+	return h.client.TopicConfigs(tctx, topic)
+}
+
+func (l *lender) FetchMany(ctx context.Context, positions []producer.FetchPosition, maxRecords int, maxBytes int32) ([]producer.FetchedPartition, error) {
+	h := (*Handler)(l)
+	for _, p := range positions {
+		if !h.allowed(ctx, p.Topic) {
+			return nil, dialects.ErrTopicNotAllowed
+		}
+	}
+	tctx, cancel := h.withTimeout(ctx)
+	defer cancel()
+	maxRecords = min(maxRecords, h.MaxRecords)
+	maxBytes = int32(min(int64(maxBytes), h.MaxBody, math.MaxInt32))
+	return h.client.FetchMany(tctx, positions, maxRecords, maxBytes)
+}
+
+func (l *lender) ListOffsets(ctx context.Context, ts int64, parts []producer.TopicPartition) ([]producer.PartitionOffset, error) {
+	h := (*Handler)(l)
+	for _, p := range parts {
+		if !h.allowed(ctx, p.Topic) {
+			return nil, dialects.ErrTopicNotAllowed
+		}
+	}
+	tctx, cancel := h.withTimeout(ctx)
+	defer cancel()
+	return h.client.ListOffsets(tctx, ts, parts)
+}
+
 // clusterID is the Kafka cluster's ID, looked up once.
 func (h *Handler) clusterID(ctx context.Context) (string, error) {
 	if id := h.kafkaID.Load(); id != nil {

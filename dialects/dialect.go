@@ -135,6 +135,12 @@ type Describer interface {
 	// topic when none is named. Topics the allow-list refuses are left
 	// out of a full listing; naming one fails with ErrTopicNotAllowed.
 	Describe(ctx context.Context, topics ...string) (producer.ClusterInfo, error)
+	// Brokers returns the cluster's ID, controller and brokers, without
+	// topics.
+	Brokers(ctx context.Context) (producer.ClusterInfo, error)
+	// TopicConfigs returns a topic's configuration entries, sorted by
+	// name. A topic the allow-list refuses fails with ErrTopicNotAllowed.
+	TopicConfigs(ctx context.Context, topic string) ([]producer.TopicConfig, error)
 }
 
 // Consumer is implemented by dialects with read-only record endpoints.
@@ -157,6 +163,15 @@ type Fetcher interface {
 	// ErrTopicNotAllowed. At the end of the partition it waits briefly
 	// for a record, then returns what it has, possibly nothing.
 	Fetch(ctx context.Context, topic string, partition int32, offset int64, maxRecords int, maxBytes int32) ([]producer.FetchedRecord, error)
+	// FetchMany is Fetch for several partitions at once, one request per
+	// leader (producer.Client.FetchMany): maxRecords counts across them.
+	// Any topic the allow-list refuses fails the call with
+	// ErrTopicNotAllowed.
+	FetchMany(ctx context.Context, positions []producer.FetchPosition, maxRecords int, maxBytes int32) ([]producer.FetchedPartition, error)
+	// ListOffsets looks up the partitions' offsets at ts
+	// (producer.OffsetEarliest, producer.OffsetLatest or epoch ms). Any
+	// topic the allow-list refuses fails the call with ErrTopicNotAllowed.
+	ListOffsets(ctx context.Context, ts int64, parts []producer.TopicPartition) ([]producer.PartitionOffset, error)
 }
 
 // ErrNotHandled is returned, wrapped, by Decode and the read-only

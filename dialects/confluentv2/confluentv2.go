@@ -2,8 +2,11 @@
 // produce API (POST /topics/{topic} and /topics/{topic}/partitions/{p}) in the
 // binary and json embedded formats, in the avro, jsonschema and protobuf
 // formats when the cluster has a schema_registry (schema.go, as Confluent's
-// Errors.java answers), and, with the consume option, of its v1
-// partition consume API (GET /topics/{topic}/partitions/{p}?offset=N).
+// Errors.java answers), its read-only metadata (GET /topics, /topics/{t},
+// /topics/{t}/partitions, /topics/{t}/partitions/{p},
+// .../partitions/{p}/offsets and /brokers: see metadata.go), and, with the
+// consume option, of its v1 partition consume API (GET
+// /topics/{topic}/partitions/{p}?offset=N).
 //
 // Choices where the contract is silent:
 //   - A record's own "partition" wins over the one in a
@@ -37,8 +40,20 @@
 //   - Error bodies and produce answers have the Content-Type
 //     application/vnd.kafka.v1+json or v2+json, following the version of the
 //     request's Content-Type (for GET, its Accept); v2 when it names none,
-//     except v1 for GET (consume is a v1 API).
-//   - Consume: offset defaults to 0 and count to 100 (the spec page's
+//     except v1 for a consume GET (consume is a v1 API).
+//   - Produce media types: every one Confluent's REST Proxy (Versions.java,
+//     v1 and v2) or Karapace accepts. application/vnd.kafka[.{format}][.vN]+json,
+//     where a type without a format, application/json,
+//     application/octet-stream and no Content-Type are binary, and a type
+//     without a version is v2.
+//   - Decoding is strict, as Jackson's is for Confluent: field names match
+//     exactly, and an unknown field at the top level or in a record, a
+//     record that is not an object, or a non-null key_schema, value_schema,
+//     key_schema_id or value_schema_id with binary or json is a 422 (42206)
+//     naming it. Nothing is produced.
+//   - Consume: GET /topics/{t}/partitions/{p} consumes only with an offset
+//     parameter (without one it is the partition's metadata, as in v1);
+//     .../messages and /consume/... default it to 0. count defaults to 100 (the spec page's
 //     example answers several records without a count; Confluent's v1 docs
 //     said 1, which makes a client pay a round trip per record); count is
 //     capped at the handler's max_records and the bytes read
@@ -63,6 +78,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"mime"
 	"net/http"
@@ -174,34 +190,55 @@ func parsePartition(s string) (int32, error) {
 	return int32(n), nil
 }
 
-// parseVendorType reads application/vnd.kafka.{format}.v{1|2}+json. ok is
-// false for a type that is not a Kafka vendor type with an embedded format;
-// embedded is the format's name.
+// parseVendorType reads a Kafka vendor media type,
+// application/vnd.kafka[.{format}][.v{1|2}]+json, as Confluent's REST Proxy
+// (Versions.java) and Karapace (rapu.REST_CONTENT_TYPE_RE) name them.
+// embedded is the format's name, "" when the type names none; v is 0 when it
+// names no version. ok is false for anything else, including an unknown
+// format or version.
 func parseVendorType(mt string) (embedded string, v version, ok bool) {
-	rest, found := strings.CutPrefix(mt, "application/vnd.kafka.")
+	rest, found := strings.CutPrefix(mt, "application/vnd.kafka")
 	if !found {
 		return "", 0, false
 	}
-	rest, found = strings.CutSuffix(rest, "+json")
-	if !found {
+	if rest, found = strings.CutSuffix(rest, "+json"); !found {
 		return "", 0, false
 	}
-	embedded, ver, found := strings.Cut(rest, ".")
-	if !found {
+	if rest == "" {
+		return "", 0, true
+	}
+	if rest, found = strings.CutPrefix(rest, "."); !found {
 		return "", 0, false
 	}
-	switch ver {
-	case "v1":
-		return embedded, 1, true
-	case "v2":
-		return embedded, 2, true
+	for part := range strings.SplitSeq(rest, ".") {
+		switch {
+		case v != 0:
+			return "", 0, false // nothing follows the version
+		case part == "v1":
+			v = 1
+		case part == "v2":
+			v = 2
+		case embedded == "" && knownEmbedded(part):
+			embedded = part
+		default:
+			return "", 0, false
+		}
 	}
-	return "", 0, false
+	return embedded, v, true
+}
+
+// knownEmbedded reports the embedded formats a Kafka media type may name.
+func knownEmbedded(name string) bool {
+	switch name {
+	case "binary", "json", "avro", "jsonschema", "protobuf":
+		return true
+	}
+	return false
 }
 
 func formatOf(embedded string) (format, bool) {
 	switch embedded {
-	case "binary":
+	case "binary", "":
 		return formatBinary, true
 	case "json":
 		return formatJSON, true
@@ -209,11 +246,31 @@ func formatOf(embedded string) (format, bool) {
 	return 0, false
 }
 
-// contentFormat reads a produce request's Content-Type.
+// produceTypes is what a 415 lists.
+const produceTypes = "application/vnd.kafka.binary.v2+json, application/vnd.kafka.json.v2+json (or their v1 forms), " +
+	"application/vnd.kafka.v2+json, application/vnd.kafka.v1+json, application/vnd.kafka+json or application/json (binary)"
+
+// contentFormat reads a produce request's Content-Type. A Kafka vendor type
+// without an embedded format is binary, as Confluent's produceBinary
+// consumes it; so are application/json and application/octet-stream, and
+// no Content-Type at all (which Confluent's Jersey takes as
+// application/octet-stream and Karapace as application/json). A type
+// without a version is v2, the version Karapace (the one proxy still
+// accepting them) speaks.
 func contentFormat(ct string) (format, version, error) {
+	if strings.TrimSpace(ct) == "" {
+		return formatBinary, 2, nil
+	}
 	mt, _, err := mime.ParseMediaType(ct)
 	if err == nil {
+		switch mt {
+		case "application/json", "application/octet-stream":
+			return formatBinary, 2, nil
+		}
 		if embedded, v, ok := parseVendorType(mt); ok {
+			if v == 0 {
+				v = 2
+			}
 			if f, ok := formatOf(embedded); ok {
 				return f, v, nil
 			}
@@ -224,7 +281,7 @@ func contentFormat(ct string) (format, version, error) {
 		}
 	}
 	return 0, 0, &dialects.Error{Class: producer.ClassBadRequest, Status: http.StatusUnsupportedMediaType, Code: http.StatusUnsupportedMediaType,
-		Message: fmt.Sprintf("HTTP 415 Unsupported Media Type: Content-Type %q is not one of application/vnd.kafka.binary.v2+json, application/vnd.kafka.json.v2+json, application/vnd.kafka.binary.v1+json, application/vnd.kafka.json.v1+json", ct)}
+		Message: fmt.Sprintf("HTTP 415 Unsupported Media Type: Content-Type %q is not one of %s", ct, produceTypes)}
 }
 
 // schemaType is contentFormat's answer for a schema embedded format: the
@@ -291,16 +348,6 @@ func (c *ConfluentV2) Decode(r *http.Request, rt2 dialects.Route) (*dialects.Req
 	return &dialects.Request{Records: records, State: v}, nil
 }
 
-type produceRequest struct {
-	Records *[]produceRecord `json:"records"`
-}
-
-type produceRecord struct {
-	Key       json.RawMessage `json:"key"`
-	Value     json.RawMessage `json:"value"`
-	Partition *int32          `json:"partition"`
-}
-
 // decodeRecords decodes a produce body in format f. partition is the path's,
 // or -1.
 func decodeRecords(body []byte, f format, topic string, partition int32) ([]producer.Message, error) {
@@ -310,35 +357,125 @@ func decodeRecords(body []byte, f format, topic string, partition int32) ([]prod
 	return slowRecords(body, f, topic, partition)
 }
 
+// The fields of a produce request and of its records. Field names match
+// exactly, as Jackson matches them for Confluent: "Value" is not "value".
+const (
+	topFields    = "records, key_schema, key_schema_id, value_schema and value_schema_id"
+	recordFields = "key, value and partition"
+)
+
 // slowRecords is decodeRecords with encoding/json: every body fastRecords
-// does not take, and the reference it is checked against.
+// does not take, and the reference it is checked against. It is strict: an
+// unknown field, at the top level or in a record, refuses the request,
+// since dropping it would write something other than what the client
+// meant (a misspelt "valur" would write a null value).
 func slowRecords(body []byte, f format, topic string, partition int32) ([]producer.Message, error) {
-	var req produceRequest
-	if err := json.Unmarshal(body, &req); err != nil {
-		return nil, malformed("request body is not a valid produce request: %s", jsonErr(err))
+	top, err := objectFields(body)
+	if err != nil {
+		return nil, malformed("request body is not a valid produce request: %s", err)
 	}
-	if req.Records == nil || len(*req.Records) == 0 {
+	var records json.RawMessage
+	for _, fl := range top {
+		switch fl.name {
+		case "records":
+			records = fl.value
+		case "key_schema", "key_schema_id", "value_schema", "value_schema_id":
+			if string(fl.value) != "null" {
+				return nil, malformed("%s is only for the avro, jsonschema and protobuf formats, which need a schema registry: "+
+					"remove it to produce binary or json records", fl.name)
+			}
+		default:
+			return nil, malformed("unknown field %q: a produce request has %s", fl.name, topFields)
+		}
+	}
+	var in []json.RawMessage
+	if records != nil {
+		if err := json.Unmarshal(records, &in); err != nil {
+			return nil, malformed("records must be an array of records")
+		}
+	}
+	if len(in) == 0 {
 		return nil, errNoRecords
 	}
-	in := *req.Records
 	out := make([]producer.Message, len(in))
-	for i := range in {
-		rec := &in[i]
+	for i, raw := range in {
+		fields, err := objectFields(raw)
+		if err != nil {
+			return nil, malformed("records[%d] must be an object with %s", i, recordFields)
+		}
 		m := &out[i]
 		m.Topic, m.Partition = topic, partition
-		if rec.Partition != nil {
-			if *rec.Partition < 0 {
-				return nil, errPartition
+		var key, value json.RawMessage
+		for _, fl := range fields {
+			switch fl.name {
+			case "key":
+				key = fl.value
+			case "value":
+				value = fl.value
+			case "partition":
+				if string(fl.value) == "null" {
+					m.Partition = partition
+					continue
+				}
+				var p int32
+				if err := json.Unmarshal(fl.value, &p); err != nil {
+					return nil, malformed("records[%d].partition must be an integer partition number", i)
+				}
+				if p < 0 {
+					return nil, errPartition
+				}
+				m.Partition = p
+			default:
+				return nil, malformed("records[%d]: unknown field %q: a record has %s", i, fl.name, recordFields)
 			}
-			m.Partition = *rec.Partition
 		}
-		var err error
-		if m.Key, err = embedded(rec.Key, f); err != nil {
+		if m.Key, err = embedded(key, f); err != nil {
 			return nil, malformed("records[%d].key: %s", i, err)
 		}
-		if m.Value, err = embedded(rec.Value, f); err != nil {
+		if m.Value, err = embedded(value, f); err != nil {
 			return nil, malformed("records[%d].value: %s", i, err)
 		}
+	}
+	return out, nil
+}
+
+// field is one member of a JSON object.
+type field struct {
+	name  string
+	value json.RawMessage
+}
+
+// objectFields returns the members of the JSON object b, in order, names
+// unescaped; a name given twice is there twice, the last one winning for
+// its readers as in encoding/json. Anything but one object (with nothing
+// after it but space) is an error.
+func objectFields(b []byte) ([]field, error) {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	tok, err := dec.Token()
+	if err != nil {
+		return nil, errors.New(jsonErr(err))
+	}
+	if d, ok := tok.(json.Delim); !ok || d != '{' {
+		return nil, errors.New("expected an object")
+	}
+	var out []field
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, errors.New(jsonErr(err))
+		}
+		name, _ := tok.(string) // the decoder allows only strings here
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			return nil, errors.New(jsonErr(err))
+		}
+		out = append(out, field{name, v})
+	}
+	if _, err := dec.Token(); err != nil {
+		return nil, errors.New(jsonErr(err))
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, errors.New("invalid character after the object")
 	}
 	return out, nil
 }
@@ -347,10 +484,10 @@ func slowRecords(body []byte, f format, topic string, partition int32) ([]produc
 func jsonErr(err error) string {
 	var te *json.UnmarshalTypeError
 	if errors.As(err, &te) {
-		if te.Field != "" {
-			return fmt.Sprintf("%s has the wrong type (%s)", te.Field, te.Value)
-		}
 		return fmt.Sprintf("expected an object, got %s", te.Value)
+	}
+	if err == io.EOF || err == io.ErrUnexpectedEOF {
+		return "unexpected end of JSON input"
 	}
 	return err.Error()
 }
@@ -553,14 +690,17 @@ func writeError(w http.ResponseWriter, v version, err error) {
 // or for GET its Accept's; 2 when it names none, 1 for GET.
 func requestVersion(r *http.Request) version {
 	if r.Method == http.MethodGet {
+		if _, ok := metadataPath(r); ok || strings.HasSuffix(r.URL.Path, "/offsets") {
+			return metaVersion(r)
+		}
 		_, v, _ := acceptFormat(r.Header.Values("Accept"))
 		return v
 	}
 	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err == nil {
-		if _, v, ok := parseVendorType(mt); ok {
+		if _, v, ok := parseVendorType(mt); ok && v != 0 {
 			return v
 		}
-		if strings.HasPrefix(mt, "application/vnd.kafka.v1") {
+		if strings.HasPrefix(mt, "application/vnd.kafka.v1") || strings.Contains(mt, ".v1+") {
 			return 1
 		}
 	}
@@ -601,5 +741,6 @@ const maxInt32 = math.MaxInt32
 var (
 	_ dialects.Dialect      = (*ConfluentV2)(nil)
 	_ dialects.Consumer     = (*ConfluentV2)(nil)
+	_ dialects.Discoverer   = (*ConfluentV2)(nil)
 	_ caddyfile.Unmarshaler = (*ConfluentV2)(nil)
 )

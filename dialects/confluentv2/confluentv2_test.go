@@ -42,7 +42,7 @@ func start(t *testing.T, extra ...string) *gatewaytest.Gateway {
 	return gatewaytest.New(t, gatewaytest.Options{
 		Topics: all,
 		Site: `kafka_rest confluent_v2 {
-			topics {topic.test} {topic.rt} {topic.errs} {topic.conns} {topic.kerr} {topic.perrec} golden-* missing*
+			topics {topic.test} {topic.rt} {topic.errs} {topic.conns} {topic.kerr} {topic.perrec} golden-* missing* types* node*
 			consume
 		}`,
 	})
@@ -320,10 +320,27 @@ func TestErrors(t *testing.T) {
 		{"avro", "POST", "/topics/" + errs, "application/vnd.kafka.avro.v2+json", "", ok, 415, 415, ""},
 		{"protobuf", "POST", "/topics/" + errs, "application/vnd.kafka.protobuf.v2+json", "", ok, 415, 415, ""},
 		{"jsonschema", "POST", "/topics/" + errs, "application/vnd.kafka.jsonschema.v2+json", "", ok, 415, 415, ""},
-		{"plain json", "POST", "/topics/" + errs, "application/json", "", ok, 415, 415, ""},
-		{"no content type", "POST", "/topics/" + errs, "", "", ok, 415, 415, ""},
+		{"version 3", "POST", "/topics/" + errs, "application/vnd.kafka.v3+json", "", ok, 415, 415, ""},
+		{"not json", "POST", "/topics/" + errs, "application/vnd.kafka.binary.v1+foo", "", ok, 415, 415, "application/vnd.kafka.v1+json"},
+		{"version before format", "POST", "/topics/" + errs, "application/vnd.kafka.v2.binary+json", "", ok, 415, 415, ""},
+		{"text", "POST", "/topics/" + errs, "text/plain", "", ok, 415, 415, ""},
+		// Strict decoding: what Karapace's test_rest.py sends, and more.
+		{"misspelt value", "POST", "/topics/" + errs, jsonV2, "", `{"records":[{"value":1},{"valur":{"foo":"bar"}}]}`, 422, 42206, ""},
+		{"misspelt partition", "POST", "/topics/" + errs, jsonV2, "", `{"records":[{"value":1,"partiton":1}]}`, 422, 42206, ""},
+		{"field case", "POST", "/topics/" + errs, binV2, "", `{"records":[{"Value":"dmFsdWU="}]}`, 422, 42206, ""},
+		{"unknown top field", "POST", "/topics/" + errs, binV2, "", `{"foo":"bar","records":[{"value":"dmFsdWU="}]}`, 422, 42206, ""},
+		{"schema with binary", "POST", "/topics/" + errs, binV2, "", `{"value_schema":"\"int\"","records":[{"value":"dmFsdWU="}]}`, 422, 42206, ""},
+		{"null record", "POST", "/topics/" + errs, binV2, "", `{"records":[{"value":"dmFsdWU="},null]}`, 422, 42206, ""},
+		{"string record", "POST", "/topics/" + errs, binV2, "", `{"records":["object with value"]}`, 422, 42206, ""},
 		{"method", "PUT", "/topics/" + errs, binV2, "", ok, 405, 405, ""},
-		{"get topic", "GET", "/topics/" + errs, "", "", "", 405, 405, "application/vnd.kafka.v1+json"},
+		{"get missing topic", "GET", "/topics/missing-topic", "", "", "", 404, 40401, ""},
+		{"get missing topic v1", "GET", "/topics/missing-topic/partitions", "", "application/vnd.kafka.v1+json", "", 404, 40401, "application/vnd.kafka.v1+json"},
+		{"get topic not allowed", "GET", "/topics/" + secret, "", "", "", 403, 40301, ""},
+		{"get missing partition", "GET", "/topics/" + errs + "/partitions/9", "", "", "", 404, 40402, ""},
+		{"get bad partition", "GET", "/topics/" + errs + "/partitions/x", "", "", "", 404, 40402, ""},
+		{"get not acceptable", "GET", "/brokers", "", "application/octet-stream", "", 406, 406, ""},
+		{"get not acceptable text", "GET", "/topics", "", "text/html, foo/*", "", 406, 406, ""},
+		{"delete topic", "DELETE", "/topics/" + errs, "", "", "", 405, 405, ""},
 		{"consume unknown topic", "GET", "/topics/missing-topic/partitions/0?offset=0", "", binV2, "", 404, 40401, ""},
 		{"consume unknown partition", "GET", "/topics/" + errs + "/partitions/9?offset=0", "", binV2, "", 404, 40402, ""},
 		{"consume bad partition", "GET", "/consume/" + errs + "/partitions/-1?offset=0", "", binV2, "", 404, 40402, ""},
@@ -466,5 +483,55 @@ func TestKafkaErrors(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestProduceMediaTypes produces with every media type Confluent's REST
+// Proxy (v1 and v2 resources, Versions.java) or Karapace (test_rest.py's
+// valid_headers) accepts for binary or json data, and checks the record in
+// Kafka and the answer's media type, which follows the request's version.
+func TestProduceMediaTypes(t *testing.T) {
+	g := start(t, "types")
+	cases := []struct {
+		ct, body, value, respCT string
+	}{
+		{binV1, `{"records":[{"value":"Zm9v"}]}`, "foo", "application/vnd.kafka.v1+json"},
+		{binV2, `{"records":[{"value":"Zm9v"}]}`, "foo", "application/vnd.kafka.v2+json"},
+		{jsonV1, `{"records":[{"value":{"foo":"bar"}}]}`, `{"foo":"bar"}`, "application/vnd.kafka.v1+json"},
+		{jsonV2, `{"records":[{"value":{"foo":"bar"}}]}`, `{"foo":"bar"}`, "application/vnd.kafka.v2+json"},
+		// What Confluent's Node.js client (kafka-rest 0.0.5) sends.
+		{"application/vnd.kafka.v1+json", `{"records":[{"value":"Zm9v","key":null,"partition":null}]}`, "foo", "application/vnd.kafka.v1+json"},
+		{"application/vnd.kafka.v2+json", `{"records":[{"value":"Zm9v"}]}`, "foo", "application/vnd.kafka.v2+json"},
+		{"application/vnd.kafka+json", `{"records":[{"value":"Zm9v"}]}`, "foo", "application/vnd.kafka.v2+json"},
+		{"application/vnd.kafka.json+json", `{"records":[{"value":{"foo":"bar"}}]}`, `{"foo":"bar"}`, "application/vnd.kafka.v2+json"},
+		{"application/vnd.kafka.binary+json", `{"records":[{"value":"Zm9v"}]}`, "foo", "application/vnd.kafka.v2+json"},
+		{"application/json", `{"records":[{"value":"Zm9v"}]}`, "foo", "application/vnd.kafka.v2+json"},
+		{"application/json; charset=utf-8", `{"records":[{"value":"Zm9v"}]}`, "foo", "application/vnd.kafka.v2+json"},
+		{"application/octet-stream", `{"records":[{"value":"Zm9v"}]}`, "foo", "application/vnd.kafka.v2+json"},
+		{"", `{"records":[{"value":"Zm9v"}]}`, "foo", "application/vnd.kafka.v2+json"},
+	}
+	for i, tc := range cases {
+		h := http.Header{}
+		if tc.ct != "" {
+			h.Set("Content-Type", tc.ct)
+		}
+		resp, b := g.Do(t, "POST", "/topics/"+g.Topic("types")+"/partitions/1", h, tc.body)
+		var out offsetsResp
+		if resp.StatusCode != 200 || json.Unmarshal(b, &out) != nil || len(out.Offsets) != 1 ||
+			out.Offsets[0].Offset == nil || *out.Offsets[0].Offset != int64(i) {
+			t.Fatalf("%q: %d %s", tc.ct, resp.StatusCode, b)
+		}
+		if got := resp.Header.Get("Content-Type"); got != tc.respCT {
+			t.Errorf("%q: answered as %q, want %q", tc.ct, got, tc.respCT)
+		}
+	}
+	recs := g.Records(t, "types", len(cases))
+	if len(recs) != len(cases) {
+		t.Fatalf("%d records for %d requests", len(recs), len(cases))
+	}
+	for i, r := range recs {
+		if r.Partition != 1 || r.Offset != int64(i) || r.Key != nil || string(r.Value) != cases[r.Offset].value {
+			t.Errorf("record %d/%d: key %q value %q, want %q", r.Partition, r.Offset, r.Key, r.Value, cases[r.Offset].value)
+		}
 	}
 }

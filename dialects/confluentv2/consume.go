@@ -18,6 +18,13 @@ const defaultCount = 100
 
 // Consume answers the partition consume endpoints when Consume is on.
 func (c *ConfluentV2) Consume(w http.ResponseWriter, r *http.Request, f dialects.Fetcher) error {
+	if r.Method == http.MethodGet {
+		if rest, ok := strings.CutSuffix(r.URL.Path, "/offsets"); ok {
+			if rt, ok := parseRoute(rest); ok && !rt.consume && rt.partition != "" {
+				return partitionOffsets(w, r, f, rt)
+			}
+		}
+	}
 	if !c.EnableConsume || r.Method != http.MethodGet {
 		return dialects.ErrNotHandled
 	}
@@ -61,6 +68,38 @@ func (c *ConfluentV2) Consume(w http.ResponseWriter, r *http.Request, f dialects
 	return nil
 }
 
+// partitionOffsets answers GET /topics/{t}/partitions/{p}/offsets, as
+// Confluent v2 and Karapace do: {"beginning_offset","end_offset"}.
+func partitionOffsets(w http.ResponseWriter, r *http.Request, f dialects.Fetcher, rt route) error {
+	if !acceptsJSON(r) {
+		return errNotAcceptable
+	}
+	partition, err := parsePartition(rt.partition)
+	if err != nil {
+		return err
+	}
+	tp := []producer.TopicPartition{{Topic: rt.topic, Partition: partition}}
+	first, err := f.ListOffsets(r.Context(), producer.OffsetEarliest, tp)
+	if err != nil {
+		return err
+	}
+	end, err := f.ListOffsets(r.Context(), producer.OffsetLatest, tp)
+	if err != nil {
+		return err
+	}
+	if first[0].Err != nil {
+		return first[0].Err
+	}
+	if end[0].Err != nil {
+		return end[0].Err
+	}
+	b := append([]byte(`{"beginning_offset":`), strconv.AppendInt(nil, first[0].Offset, 10)...)
+	b = append(b, `,"end_offset":`...)
+	b = strconv.AppendInt(b, end[0].Offset, 10)
+	b = append(b, '}')
+	return dialects.WriteBody(w, http.StatusOK, mediaType(metaVersion(r)), b)
+}
+
 // queryInt parses a non-negative query parameter no smaller than least,
 // with a default for an absent one.
 func queryInt(s, name string, def, least int64) (int64, error) {
@@ -84,21 +123,27 @@ func acceptFormat(accept []string) (format, version, error) {
 		for part := range strings.SplitSeq(header, ",") {
 			mt, _, _ := strings.Cut(part, ";")
 			mt = strings.ToLower(strings.TrimSpace(mt))
-			if embedded, ev, ok := parseVendorType(mt); ok {
-				if f, ok := formatOf(embedded); ok {
-					return f, ev, nil
-				}
-				return 0, ev, &dialects.Error{Class: producer.ClassBadRequest, Status: http.StatusNotAcceptable, Code: 40601,
-					Message: fmt.Sprintf("the %s embedded format is not supported (it needs a schema registry): accept binary or json", embedded)}
+			embedded, ev, ok := parseVendorType(mt)
+			if !ok {
+				continue
 			}
-			if v == 0 {
-				switch {
-				case strings.HasPrefix(mt, "application/vnd.kafka.v1+"):
-					v = 1
-				case strings.HasPrefix(mt, "application/vnd.kafka.v2+"):
-					v = 2
+			if embedded == "" {
+				if v == 0 {
+					v = ev
 				}
+				continue
 			}
+			if ev == 0 {
+				ev = v
+			}
+			if ev == 0 {
+				ev = 1
+			}
+			if f, ok := formatOf(embedded); ok {
+				return f, ev, nil
+			}
+			return 0, ev, &dialects.Error{Class: producer.ClassBadRequest, Status: http.StatusNotAcceptable, Code: 40601,
+				Message: fmt.Sprintf("the %s embedded format is not supported (it needs a schema registry): accept binary or json", embedded)}
 		}
 	}
 	if v == 0 {

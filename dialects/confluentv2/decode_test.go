@@ -45,10 +45,29 @@ func TestContentFormat(t *testing.T) {
 		"application/vnd.kafka.binary.v2+json":              {formatBinary, 2, false},
 		"application/vnd.kafka.json.v1+json":                {formatJSON, 1, false},
 		"Application/VND.kafka.json.v2+json; charset=utf-8": {formatJSON, 2, false},
+		"application/vnd.kafka.v1+json":                     {formatBinary, 1, false},
+		"application/vnd.kafka.v2+json":                     {formatBinary, 2, false},
+		"application/vnd.kafka+json":                        {formatBinary, 2, false},
+		"application/vnd.kafka.json+json":                   {formatJSON, 2, false},
+		"application/vnd.kafka.binary+json":                 {formatBinary, 2, false},
+		"application/json":                                  {formatBinary, 2, false},
+		"application/octet-stream":                          {formatBinary, 2, false},
+		"":                                                  {formatBinary, 2, false},
 		"application/vnd.kafka.avro.v2+json":                {err: true},
+		"application/vnd.kafka.avro+json":                   {err: true},
 		"application/vnd.kafka.binary.v3+json":              {err: true},
-		"application/json":                                  {err: true},
-		"":                                                  {err: true},
+		"application/vnd.kafka.v3+json":                     {err: true},
+		"application/vnd.kafka.v1.binary+json":              {err: true},
+		"application/vnd.kafka.binary.json.v1+json":         {err: true},
+		"application/vnd.kafka.foo.v1+json":                 {err: true},
+		"application/vnd.kafka.binary.v1+foo":               {err: true},
+		"application/vnd.kafka.avro.v0+json":                {err: true},
+		"application/vnd.kafka.json+avro":                   {err: true},
+		"application/vnd.kafka":                             {err: true},
+		"application/vnd.kafka+binary":                      {err: true},
+		"application/vnd.kafkaXbinary+json":                 {err: true},
+		"application/text":                                  {err: true},
+		"bar/baz":                                           {err: true},
 	} {
 		f, v, err := contentFormat(ct)
 		if (err != nil) != want.err || (!want.err && (f != want.f || v != want.v)) {
@@ -90,6 +109,42 @@ func TestDecodeRecords(t *testing.T) {
 	}
 	if _, err := decodeRecords([]byte(`{"records":[{"partition":-2}]}`), formatJSON, "t", -1); err != errPartition {
 		t.Errorf("negative partition: %v", err)
+	}
+}
+
+// Strict decoding: an unknown field is a 42206 that names it, wherever it
+// is; null schema fields, a null partition and an empty record are fine.
+func TestDecodeStrict(t *testing.T) {
+	for body, name := range map[string]string{
+		`{"records":[{"valur":{"foo":"bar"}}]}`:              `records[0]: unknown field "valur"`,
+		`{"records":[{"value":1},{"value":2,"partiton":2}]}`: `records[1]: unknown field "partiton"`,
+		`{"records":[{"Value":1}]}`:                          `unknown field "Value"`,
+		"{\"records\":[{\"value\":1,\"\u212aey\":1}]}":       "unknown field \"\u212aey\"",
+		`{"foo":"bar"}`:                                      `unknown field "foo"`,
+		`{"records":[{"value":1}],"Records":[]}`:             `unknown field "Records"`,
+		`{"records":[{"value":1}],"value_schema":"\"int\""}`: `value_schema is only for the avro`,
+		`{"key_schema_id":1,"records":[{"value":1}]}`:        `key_schema_id is only for the avro`,
+		`{"records":[null]}`:                                 `records[0] must be an object`,
+		`{"records":[{"value":1},"x"]}`:                      `records[1] must be an object`,
+		`{"records":"x"}`:                                    `records must be an array`,
+		`{"records":[{"value":1,"partition":"1"}]}`:          `records[0].partition must be an integer`,
+		`{"records":[{"value":1,"partition":1.5}]}`:          `records[0].partition must be an integer`,
+		`{"records":[{"value":1}]}{}`:                        `invalid character after the object`,
+	} {
+		_, err := decodeRecords([]byte(body), formatJSON, "t", -1)
+		var e *dialects.Error
+		if !errors.As(err, &e) || e.Code != 42206 || e.Status != http.StatusUnprocessableEntity || !strings.Contains(e.Message, name) {
+			t.Errorf("%s: %v, want 42206 naming %s", body, err, name)
+		}
+	}
+	for _, body := range []string{
+		`{"records":[{}]}`,
+		`{"records":[{"value":1,"partition":null,"key":null}],"key_schema":null,"value_schema":null,"key_schema_id":null,"value_schema_id":null}`,
+		`{"records":[{"value":1}]}`,
+	} {
+		if recs, err := decodeRecords([]byte(body), formatJSON, "t", 2); err != nil || len(recs) != 1 || recs[0].Partition != 2 {
+			t.Errorf("%s: %+v %v", body, recs, err)
+		}
 	}
 }
 

@@ -3,7 +3,6 @@ package confluentv2
 import (
 	"bytes"
 	"encoding/base64"
-	"strings"
 
 	"github.com/caddy-kafka/caddy-kafka/dialects/internal/jsonfast"
 	"github.com/caddy-kafka/caddy-kafka/producer"
@@ -13,9 +12,9 @@ import (
 // partition}...]} that produces the records decodeRecords would, without
 // reflection and without a copy of each key and value: JSON values are
 // slices of the body, and base64 is decoded into one shared buffer. It gives
-// up on anything it does not fully understand (field names with escapes, or
-// that encoding/json would match case-insensitively, a field twice, nulls
-// where encoding/json would zero a record, any error) and the caller then
+// up on anything it does not fully understand (field names with escapes, a
+// field it does not know, a field twice, a record that is not an object,
+// any error) and the caller then
 // decodes the body with encoding/json, so that every error and corner case
 // is encoding/json's. FuzzFastRecords checks that both agree.
 
@@ -41,28 +40,6 @@ func (s *slab) commit(m int) []byte {
 	return s.buf[start : start+m : start+m]
 }
 
-// recordFields are the fields of a record, matched as encoding/json matches
-// them case-insensitively; a name that folds to one of these without being
-// it is left to encoding/json.
-var recordFields = []string{"key", "value", "partition"}
-
-// unrelated reports whether encoding/json would match name to none of fields:
-// it is ASCII and equal to none of them, ignoring case. (Non-ASCII names may
-// fold to ASCII: "K" is the Kelvin sign.)
-func unrelated(name []byte, fields []string) bool {
-	for _, c := range name {
-		if c >= 0x80 {
-			return false
-		}
-	}
-	for _, f := range fields {
-		if strings.EqualFold(string(name), f) {
-			return false
-		}
-	}
-	return true
-}
-
 // fastRecords decodes body as decodeRecords does, or returns false.
 func fastRecords(body []byte, f format, topic string, partition int32) ([]producer.Message, bool) {
 	i := jsonfast.SkipSpace(body, 0)
@@ -78,20 +55,13 @@ func fastRecords(body []byte, f format, topic string, partition int32) ([]produc
 			return nil, false
 		}
 		i = j
-		switch {
-		case string(name) == "records":
-			if seen {
-				return nil, false
-			}
-			seen = true
-			if out, i = fastArray(body, i, f, topic, partition); i < 0 {
-				return nil, false
-			}
-		case unrelated(name, []string{"records"}):
-			if i = jsonfast.Value(body, i); i < 0 {
-				return nil, false
-			}
-		default:
+		// Any other field is an error, or a schema field to look at:
+		// both are encoding/json's.
+		if string(name) != "records" || seen {
+			return nil, false
+		}
+		seen = true
+		if out, i = fastArray(body, i, f, topic, partition); i < 0 {
 			return nil, false
 		}
 		var done bool
@@ -164,10 +134,7 @@ func fastArray(b []byte, i int, f format, topic string, partition int32) ([]prod
 					}
 					m.Partition, i = int32(p), end
 				default:
-					if !unrelated(name, recordFields) {
-						return nil, -1
-					}
-					i = jsonfast.Value(b, i)
+					return nil, -1 // an unknown field: encoding/json's error
 				}
 				if i < 0 || seen&bit != 0 {
 					return nil, -1

@@ -13,7 +13,9 @@ import (
 var fastSeeds = []string{
 	`{"records":[{"key":"a2V5","value":"dmFsdWU="},{"value":"dmFsdWU","partition":1},{"key":null,"value":"\u0061Q=="}]}`,
 	`{"records":[{"value":{"a": [1, "x y"]}},{"key":"k","value":1,"partition":0}]}`,
-	` { "value_schema" : "{\"type\": \"int\"}", "records" : [ { "value" : 25 } , {"value":26,"partition":null} ] } `,
+	` { "records" : [ { "value" : 25 } , {"value":26,"partition":null} ] } `,
+	` { "value_schema" : "{\"type\": \"int\"}", "records" : [ { "value" : 25 } ] } `, `{"records":[{"value":1}],"key_schema":null}`,
+	`{"records":[{"valur":1}]}`, `{"records":[{"value":1}],"foo":1}`, `{"records":[{"value":1},"x"]}`,
 	`{"records":[{}]}`, `{"records":[null]}`, `{"records":[]}`, `{"records":null}`, `{}`, `[]`, ``, `{"records":[1]}`,
 	`{"records":[{"value":"AA=="}],"records":[{"key":"AA=="}]}`, `{"Records":[{"value":"AA=="}]}`, `{"RECORDS":[{"Value":"AA=="}]}`,
 	`{"records":[{"value":"AA==","value":"AQ=="}]}`, `{"records":[{"value":"AA==","partition":1,"partition":2}]}`,

@@ -9,8 +9,10 @@
 // Stream (see dialects.Streamer), the GET endpoints through Discover.
 //
 // Choices where the contract is silent:
-//   - Paths the dialect does not know (/v3/clusters/x/acls) go to the next
-//     handler. A known path with another method is a 405 with Allow.
+//   - A path under /v3/clusters the dialect does not know
+//     (/v3/clusters/x/acls) is a JSON 404, not the next handler's answer. A
+//     known path with another method is a 405 with Allow.
+//   - A charset other than UTF-8 in the Content-Type is a 400.
 //   - The cluster ID in the path, then the topic (allow-list, existence) are
 //     checked before the body is read, as Confluent checks them first.
 //   - A request is streaming when its body has no declared length
@@ -66,6 +68,8 @@ package confluentv3
 import (
 	"context"
 	"errors"
+	"fmt"
+	"mime"
 	"net/http"
 	"strconv"
 	"strings"
@@ -128,6 +132,8 @@ type route struct {
 	kind    routeKind
 	cluster string
 	topic   string
+	// partition is the still unparsed ID of routePartition.
+	partition string
 }
 
 type routeKind uint8
@@ -141,6 +147,9 @@ const (
 	routePartitions
 	routeRecords
 	routeBatch
+	routePartition
+	// routeUnknown is any other path under /v3/clusters: a JSON 404.
+	routeUnknown
 )
 
 // parseRoute recognizes this dialect's paths. It allocates nothing: every
@@ -160,15 +169,16 @@ func parseRoute(p string) route {
 		return rt
 	}
 	if p[0] != '/' {
-		return rt
+		return rt // /v3/clustersX is not this dialect's
 	}
-	var parts [4]string
-	n := 0 // segments, of which parts holds the first four
+	rt.kind = routeUnknown
+	var parts [5]string
+	n := 0 // segments, of which parts holds the first five
 	for rest, more := p[1:], true; more; n++ {
 		var seg string
 		seg, rest, more = strings.Cut(rest, "/")
 		if seg == "" {
-			return route{}
+			return rt
 		}
 		if n < len(parts) {
 			parts[n] = seg
@@ -189,6 +199,8 @@ func parseRoute(p string) route {
 		rt.kind, rt.topic = routeRecords, parts[2]
 	case n == 4 && parts[3] == "records:batch":
 		rt.kind, rt.topic = routeBatch, parts[2]
+	case n == 5 && parts[3] == "partitions":
+		rt.kind, rt.topic, rt.partition = routePartition, parts[2], parts[4]
 	}
 	return rt
 }
@@ -206,6 +218,9 @@ func (c *ConfluentV3) check(r *http.Request, rt route, lim dialects.Route) (targ
 	}
 	if !jsonMediaType(r.Header.Get("Content-Type")) {
 		return target{}, errUnsupportedMedia
+	}
+	if err := checkCharset(r.Header.Get("Content-Type")); err != nil {
+		return target{}, err
 	}
 	clusterID, err := c.clusterID(r.Context(), lim.ClusterID)
 	if err != nil {
@@ -280,6 +295,21 @@ func (c *ConfluentV3) clusterID(ctx context.Context, kafkaID func(context.Contex
 	return id, err
 }
 
+// checkCharset refuses a Content-Type whose charset is not UTF-8 (JSON is
+// UTF-8, RFC 8259), as Confluent answers it: 400.
+func checkCharset(ct string) error {
+	_, params, err := mime.ParseMediaType(ct)
+	if err != nil {
+		return &dialects.Error{Class: producer.ClassBadRequest, Status: http.StatusBadRequest, Code: http.StatusBadRequest,
+			Message: fmt.Sprintf("Content-Type %q cannot be parsed: send Content-Type: application/json", ct)}
+	}
+	if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") && !strings.EqualFold(cs, "utf8") {
+		return &dialects.Error{Class: producer.ClassBadRequest, Status: http.StatusBadRequest, Code: http.StatusBadRequest,
+			Message: fmt.Sprintf("unsupported charset %q: send UTF-8 JSON (Content-Type: application/json or application/json; charset=utf-8)", cs)}
+	}
+	return nil
+}
+
 // jsonMediaType reports whether ct is application/json, with parameters.
 func jsonMediaType(ct string) bool {
 	mt, _, _ := strings.Cut(ct, ";")
@@ -299,7 +329,7 @@ func errUnknownCluster(id string) *dialects.Error {
 // Errors of this dialect with Confluent's codes and messages.
 var (
 	errUnsupportedMedia = &dialects.Error{Class: producer.ClassBadRequest, Status: http.StatusUnsupportedMediaType,
-		Code: http.StatusUnsupportedMediaType, Message: "HTTP 415 Unsupported Media Type"}
+		Code: http.StatusUnsupportedMediaType, Message: "HTTP 415 Unsupported Media Type: send Content-Type: application/json"}
 	errEmptyBody = &dialects.Error{Class: producer.ClassBadRequest, Status: http.StatusUnprocessableEntity,
 		Code: 42206, Message: "Payload error. Request body is empty. Data is required."}
 	errTooLarge = &dialects.Error{Class: producer.ClassTooLarge, Status: http.StatusRequestEntityTooLarge,

@@ -269,9 +269,13 @@ func TestErrors(t *testing.T) {
 		{"empty body", "POST", recordsPath(g, "topic-1"), "application/json", " \n",
 			422, `{"error_code":42206,"message":"Payload error. Request body is empty. Data is required."}`},
 		{"media type", "POST", recordsPath(g, "topic-1"), "text/plain", `{}`,
-			415, `{"error_code":415,"message":"HTTP 415 Unsupported Media Type"}`},
+			415, `{"error_code":415,"message":"HTTP 415 Unsupported Media Type: send Content-Type: application/json"}`},
+		{"charset", "POST", recordsPath(g, "topic-1"), "application/json; charset=DEADBEEF", `{"value":{"data":"AA=="}}`,
+			400, `{"error_code":400,"message":"unsupported charset \"DEADBEEF\": send UTF-8 JSON (Content-Type: application/json or application/json; charset=utf-8)"}`},
+		{"charset batch", "POST", recordsPath(g, "topic-1") + ":batch", "application/json; charset=latin1", `{"entries":[{"id":"1","value":{"data":"AA=="}}]}`,
+			400, `{"error_code":400,"message":"unsupported charset \"latin1\": send UTF-8 JSON (Content-Type: application/json or application/json; charset=utf-8)"}`},
 		{"no media type", "POST", recordsPath(g, "topic-1"), "", `{}`,
-			415, `{"error_code":415,"message":"HTTP 415 Unsupported Media Type"}`},
+			415, `{"error_code":415,"message":"HTTP 415 Unsupported Media Type: send Content-Type: application/json"}`},
 		{"too large", "POST", recordsPath(g, "topic-1"), "application/json", big,
 			413, `{"error_code":413,"message":"The request included a message larger than the maximum message size the server can accept."}`},
 		{"method", "GET", recordsPath(g, "topic-1"), "", ``,
@@ -348,6 +352,18 @@ func TestUnknownTopic(t *testing.T) {
 	resp, body = postChunked(t, g, "/kafka/v3/clusters/cluster-1/topics/"+g.Topic("missing")+"/records", `{"value":{"data":"AA=="}}`)
 	if resp.StatusCode != 404 || string(body) != `{"error_code":40403,"message":"This server does not host this topic-partition."}` {
 		t.Fatalf("streaming: status %d: %s", resp.StatusCode, body)
+	}
+	// The topic is checked before any record is decoded: a body with no
+	// valid record still gets the 404 (issue 14), in records and
+	// records:batch alike.
+	for path, b := range map[string]string{
+		"/records":       `{"value":{"type":"BINARY","data":1}}`,
+		"/records:batch": `{"entries":[{"id":"1","value":{"type":"BINARY","data":1}}]}`,
+	} {
+		resp, body = g.Post(t, "/kafka/v3/clusters/cluster-1/topics/"+g.Topic("missing")+path, "application/json", b)
+		if resp.StatusCode != 404 || string(body) != `{"error_code":40403,"message":"This server does not host this topic-partition."}` {
+			t.Errorf("%s with no valid record: status %d: %s", path, resp.StatusCode, body)
+		}
 	}
 }
 
@@ -503,11 +519,26 @@ func TestDiscovery(t *testing.T) {
 			t.Errorf("%s: status %d: %s", tc.path, resp.StatusCode, body)
 		}
 	}
-	// Paths this dialect does not know go to the next handler.
-	// (Here there is none, and Caddy answers an empty 200.)
-	resp, body = g.Do(t, "GET", "/kafka/v3/clusters/"+id+"/acls", nil, "")
-	if len(body) != 0 {
-		t.Errorf("acls answered %d: %s", resp.StatusCode, body)
+	// A path under the dialect's URL space it does not know is a JSON 404,
+	// not the next handler's answer (here an empty 200).
+	for _, p := range []string{"/kafka/v3/clusters/" + id + "/acls", "/v3/clusters/" + id + "/topics/" + g.Topic("topic-1") + "/partitions/0/replicas"} {
+		resp, body = g.Do(t, "GET", p, nil, "")
+		if resp.StatusCode != 404 || !strings.HasPrefix(string(body), `{"error_code":404,"message":"HTTP 404 Not Found`) {
+			t.Errorf("%s answered %d: %s", p, resp.StatusCode, body)
+		}
+	}
+	// One partition, as the list has it; a missing one is 40402.
+	resp, body = g.Do(t, "GET", "/kafka/v3/clusters/"+id+"/topics/"+g.Topic("topic-1")+"/partitions/1", nil, "")
+	var part map[string]any
+	if resp.StatusCode != 200 || json.Unmarshal(body, &part) != nil || part["kind"] != "KafkaPartition" || part["partition_id"] != 1.0 ||
+		part["topic_name"] != g.Topic("topic-1") {
+		t.Errorf("one partition: %d %s", resp.StatusCode, body)
+	}
+	for _, p := range []string{"9", "x"} {
+		resp, body = g.Do(t, "GET", "/kafka/v3/clusters/"+id+"/topics/"+g.Topic("topic-1")+"/partitions/"+p, nil, "")
+		if resp.StatusCode != 404 || !strings.Contains(string(body), `"error_code":40402`) {
+			t.Errorf("partition %s: %d %s", p, resp.StatusCode, body)
+		}
 	}
 	resp, body = g.Do(t, "POST", "/kafka/v3/clusters/"+id+"/topics", nil, "")
 	if resp.StatusCode != 405 || resp.Header.Get("Allow") != "GET" {

@@ -164,8 +164,10 @@ func TestParseRoute(t *testing.T) {
 		{"/v3/clusters/c/topics/t/partitions", route{kind: routePartitions, cluster: "c", topic: "t"}},
 		{"/kafka/v3/clusters/c/topics/t/records", route{prefix: "/kafka", kind: routeRecords, cluster: "c", topic: "t"}},
 		{"/v3/clusters/c/topics/t/records:batch", route{kind: routeBatch, cluster: "c", topic: "t"}},
-		{"/v3/clusters/c/acls", route{cluster: "c"}},
-		{"/v3/clusters//topics", route{}},
+		{"/v3/clusters/c/topics/t/partitions/2", route{kind: routePartition, cluster: "c", topic: "t", partition: "2"}},
+		{"/v3/clusters/c/acls", route{kind: routeUnknown, cluster: "c"}},
+		{"/v3/clusters/c/topics/t/partitions/2/replicas", route{kind: routeUnknown, cluster: "c"}},
+		{"/v3/clusters//topics", route{kind: routeUnknown}},
 		{"/v3/clustersx", route{}},
 		{"/v2/topics/t", route{}},
 	} {

@@ -3,6 +3,7 @@ package confluentv3
 import (
 	"errors"
 	"net/http"
+	"slices"
 	"strconv"
 
 	"github.com/caddy-kafka/caddy-kafka/dialects"
@@ -82,12 +83,18 @@ type partitionList struct {
 	Data     []partitionData `json:"data"`
 }
 
+// errNotFound answers a path under /v3/clusters the dialect does not know.
+var errNotFound = &dialects.Error{Class: producer.ClassBadRequest, Status: http.StatusNotFound, Code: http.StatusNotFound,
+	Message: "HTTP 404 Not Found: this gateway serves /v3/clusters, a cluster, its topics, a topic, its partitions, a partition, and POST .../records and .../records:batch"}
+
 // Discover answers the read-only discovery endpoints.
 func (c *ConfluentV3) Discover(w http.ResponseWriter, r *http.Request, d dialects.Describer) error {
 	rt := parseRoute(r.URL.Path)
 	switch rt.kind {
 	case routeNone, routeRecords, routeBatch:
 		return dialects.ErrNotHandled
+	case routeUnknown:
+		return errNotFound
 	}
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		return methodNotAllowed(http.MethodGet)
@@ -108,7 +115,7 @@ func (c *ConfluentV3) Discover(w http.ResponseWriter, r *http.Request, d dialect
 	clusterURL := base + "/" + clusterID
 
 	var info producer.ClusterInfo
-	if rt.kind == routeTopic || rt.kind == routePartitions {
+	if rt.kind == routeTopic || rt.kind == routePartitions || rt.kind == routePartition {
 		info, err = d.Describe(r.Context(), rt.topic)
 		if errors.Is(err, dialects.ErrTopicNotAllowed) {
 			err = producer.ErrUnknownTopic // GETs outside Confluent's access lists are 404s
@@ -166,7 +173,7 @@ func (c *ConfluentV3) Discover(w http.ResponseWriter, r *http.Request, d dialect
 			tl.Data = append(tl.Data, topic(&info.Topics[i]))
 		}
 		out = tl
-	case routeTopic, routePartitions:
+	case routeTopic, routePartitions, routePartition:
 		var t *producer.TopicInfo
 		for i := range info.Topics {
 			if info.Topics[i].Name == rt.topic {
@@ -199,6 +206,14 @@ func (c *ConfluentV3) Discover(w http.ResponseWriter, r *http.Request, d dialect
 			pl.Data = append(pl.Data, pd)
 		}
 		out = pl
+		if rt.kind == routePartition {
+			id, err := strconv.ParseInt(rt.partition, 10, 32)
+			i := slices.IndexFunc(pl.Data, func(p partitionData) bool { return p.PartitionID == int32(id) })
+			if err != nil || i < 0 {
+				return producer.ErrUnknownPartition
+			}
+			out = pl.Data[i]
+		}
 	}
 	_ = dialects.WriteJSON(w, http.StatusOK, "application/json", out)
 	return nil

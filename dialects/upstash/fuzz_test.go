@@ -11,6 +11,7 @@ import (
 
 	"github.com/caddy-kafka/caddy-kafka/dialects"
 	"github.com/caddy-kafka/caddy-kafka/dialects/internal/fuzzseed"
+	"github.com/caddy-kafka/caddy-kafka/producer"
 )
 
 // FuzzRequest feeds whole requests (method, path and query, body) through
@@ -114,4 +115,56 @@ func produceSegments(p string) int {
 		}
 	}
 	return len(parts)
+}
+
+// FuzzReads feeds fetch and offsets requests to their parsers: every
+// request is either refused with a 400 that has a message, or gives
+// positions (partitions) with a topic and no negative partition or offset,
+// as many as the request names.
+func FuzzReads(f *testing.F) {
+	for _, s := range []string{
+		`{"topic":"t","partition":1,"offset":2,"timeout":1000}`,
+		`{"topicPartitionOffsets":[{"topic":"a","partition":0,"offset":0},{"topic":"b","partition":3,"offset":9}],"timeout":5}`,
+		`{"topic":"t","partition":1,"offset":2,"topicPartitionOffsets":[{"topic":"b","partition":0,"offset":0}]}`,
+		`[{"topic":"t","partition":1},{"topic":"u","partition":0}]`, `{"topic":"t","partition":0}`,
+		`{"topic":"t","partition":-1,"offset":0}`, `{"timout":1}`, `[]`, `{}`, ``, `null`, `[{"topic":""}]`,
+	} {
+		f.Add(s, "latest")
+		f.Add(s, "1637455583829")
+	}
+	f.Fuzz(func(t *testing.T, body, ts string) {
+		check := func(err error) {
+			var e *dialects.Error
+			if !errors.As(err, &e) || e.Class != producer.ClassBadRequest || e.Message == "" || e.Status != 0 {
+				t.Fatalf("%q: refusal %#v", body, err)
+			}
+		}
+		r := httptest.NewRequest(http.MethodPost, "/fetch", nil)
+		positions, wait, err := parseFetch(r, []byte(body))
+		if err != nil {
+			check(err)
+		} else {
+			if len(positions) == 0 || wait < 0 {
+				t.Fatalf("%q: %v %v", body, positions, wait)
+			}
+			for _, p := range positions {
+				if p.Topic == "" || p.Partition < 0 || p.Offset < 0 {
+					t.Fatalf("%q: position %+v", body, p)
+				}
+			}
+		}
+		stamp, parts, err := parseOffsets(ts, []byte(body))
+		if err != nil {
+			check(err)
+			return
+		}
+		if len(parts) == 0 || (stamp < 0 && stamp != producer.OffsetEarliest && stamp != producer.OffsetLatest) {
+			t.Fatalf("%q %q: %d %v", body, ts, stamp, parts)
+		}
+		for _, p := range parts {
+			if p.Topic == "" || p.Partition < 0 {
+				t.Fatalf("%q: partition %+v", body, p)
+			}
+		}
+	})
 }

@@ -217,4 +217,8 @@ func (Upstash) WriteError(w http.ResponseWriter, r *http.Request, err error) {
 }
 
 // Interface guards
-var _ dialects.Dialect = (*Upstash)(nil)
+var (
+	_ dialects.Dialect    = (*Upstash)(nil)
+	_ dialects.Discoverer = (*Upstash)(nil)
+	_ dialects.Consumer   = (*Upstash)(nil)
+)

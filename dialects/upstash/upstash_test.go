@@ -350,7 +350,7 @@ func TestErrors(t *testing.T) {
 		}
 	})
 	t.Run("other paths go to the next handler", func(t *testing.T) {
-		for _, p := range []string{"/producer", "/produce/", "/produce/greetings/", "/produce/greetings/a/b", "/consume/g/i", "/"} {
+		for _, p := range []string{"/producer", "/produce/", "/produce/greetings/", "/produce/greetings/a/b", "/fetch/x", "/offsets/1/2", "/topics/x", "/"} {
 			resp, body := do(t, g, "GET", p, "")
 			if resp.StatusCode != 404 || string(body) != "next handler" {
 				t.Errorf("%s: got %d %s, want the next handler's 404", p, resp.StatusCode, body)
@@ -402,5 +402,57 @@ func TestKafkaRefusesRecord(t *testing.T) {
 	}
 	if c := producer.Classify(kerr.InvalidRecord); c != producer.ClassBadRequest {
 		t.Fatalf("InvalidRecord classified %s", c)
+	}
+}
+
+// TestReadErrors: the stateless reads refuse bad input in Upstash's error
+// format, and the consumer-group endpoints answer 501 saying why.
+func TestReadErrors(t *testing.T) {
+	g := newGateway(t, "", "")
+	ga := g.Topic("greetings")
+	for _, tc := range []struct {
+		method, path, body string
+		status             int
+		msg                string
+	}{
+		{"POST", "/consume/group/instance", `{"topic":"` + ga + `"}`, 501, "consumer groups are not supported"},
+		{"POST", "/commit/group/instance", ``, 501, "consumer groups are not supported"},
+		{"POST", "/committed/group/instance", `[]`, 501, "consumer groups are not supported"},
+		{"GET", "/consumers", ``, 501, "consumer groups are not supported"},
+		{"POST", "/delete-consumer/group/instance", ``, 501, "consumer groups are not supported"},
+		{"POST", "/fetch", `{"topic":"` + ga + `","partition":0}`, 400, "needs topic, partition and offset"},
+		{"POST", "/fetch", `{"topic":"` + ga + `","partition":0,"offset":0,"timout":5}`, 400, `unknown field "timout"`},
+		{"POST", "/fetch", `{"topic":"` + ga + `","partition":"0","offset":0}`, 400, "partition: want an integer"},
+		{"POST", "/fetch", `{}`, 400, "name a topic"},
+		{"POST", "/fetch", `{"topic":"` + ga + `","partition":0,"offset":99}`, 400, "offset out of range"},
+		{"POST", "/fetch", `{"topic":"` + ga + `","partition":7,"offset":0}`, 404, "partition not found"},
+		{"POST", "/fetch", `{"topic":"nope-missing","partition":0,"offset":0}`, 404, "topic not found"},
+		{"POST", "/fetch", `{"topic":"secret","partition":0,"offset":0}`, 403, "not allowed"},
+		{"PUT", "/fetch", `{}`, 405, "use GET or POST"},
+		{"POST", "/offsets/yesterday", `[{"topic":"` + ga + `","partition":0}]`, 400, "want earliest, latest or epoch milliseconds"},
+		{"POST", "/offsets/latest", `[]`, 400, "at least one"},
+		{"POST", "/offsets/latest", `[{"topic":"` + ga + `"}]`, 400, "needs a topic and a partition"},
+		{"POST", "/offsets/latest", `[{"topic":"secret","partition":0}]`, 403, "not allowed"},
+		{"POST", "/offsets/latest", `[{"topic":"nope-missing","partition":0}]`, 404, "topic not found"},
+		{"POST", "/topics", ``, 405, "use GET"},
+	} {
+		resp, body := do(t, g, tc.method, tc.path, tc.body)
+		var e struct {
+			Error  string `json:"error"`
+			Status int    `json:"status"`
+		}
+		if resp.StatusCode != tc.status || strictUnmarshal(body, &e) != nil || e.Status != tc.status || !strings.Contains(e.Error, tc.msg) {
+			t.Errorf("%s %s %s: %d %s, want %d with %q", tc.method, tc.path, tc.body, resp.StatusCode, body, tc.status, tc.msg)
+		}
+	}
+	// A GET /fetch with its request in the query; the empty end of a
+	// partition answers [] once the timeout has passed.
+	resp, body := do(t, g, "GET", "/fetch?topic="+ga+"&partition=1&offset=0&timeout=100", "")
+	if resp.StatusCode != 200 || string(body) != "[]" {
+		t.Errorf("GET /fetch: %d %s", resp.StatusCode, body)
+	}
+	resp, body = do(t, g, "POST", "/offsets/latest", `{"topic":"`+ga+`","partition":1}`)
+	if resp.StatusCode != 200 || string(body) != `[{"topic":"`+ga+`","partition":1,"offset":0}]` {
+		t.Errorf("offsets of one partition: %d %s", resp.StatusCode, body)
 	}
 }

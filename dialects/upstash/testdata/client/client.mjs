@@ -39,4 +39,37 @@ out.many = await p.produceMany([
   { topic: b, value: "m3", key: "", partition: 0, timestamp: 1637455583829 },
   { topic: a, value: "ünïcødé ✓", key: "user-1" },
 ]);
+
+// Read them back: consumer.fetch, one request per partition (the client's
+// default) and all in one; then admin.topics and topicPartitionOffsets.
+const c = kafka.consumer();
+out.fetch = await c.fetch({ topic: a, partition: 1, offset: 0, timeout: 1000 });
+out.fetchMany = await c.fetch(
+  {
+    topicPartitionOffsets: [
+      { topic: a, partition: 2, offset: 0 },
+      { topic: b, partition: 0, offset: 0 },
+    ],
+    timeout: 1000,
+  },
+  { parallel: false },
+);
+out.fetchParallel = await c.fetch({
+  topic: a,
+  partition: 0,
+  offset: 0,
+  topicPartitionOffsets: [{ topic: b, partition: 0, offset: 0 }],
+  timeout: 500,
+});
+const admin = kafka.admin();
+out.topics = await admin.topics();
+out.offsetsEarliest = await admin.topicPartitionOffsets({
+  timestamp: "earliest",
+  topicPartitions: [
+    { topic: a, partition: 1 },
+    { topic: b, partition: 0 },
+  ],
+});
+out.offsetsLatest = await admin.topicPartitionOffsets({ timestamp: "latest", topicPartition: { topic: a, partition: 2 } });
+out.offsetsTime = await admin.topicPartitionOffsets({ timestamp: 1637455583829, topicPartitions: [{ topic: b, partition: 0 }] });
 process.stdout.write(JSON.stringify(out) + "\n");
