@@ -15,7 +15,7 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp/caddyauth"
 
-	"github.com/caddy-kafka/caddy-kafka/dialects"
+	"github.com/caddy-kafka/caddy-kafka/dialects/ibmeventstreams"
 )
 
 func init() {
@@ -109,7 +109,7 @@ func (a *APIKey) Authenticate(w http.ResponseWriter, r *http.Request) (caddyauth
 		}
 	}
 	w.Header().Set("WWW-Authenticate", `Bearer realm="kafka"`)
-	writeIBMError(w, r, http.StatusUnauthorized, "Unauthorized: the API key is missing or not valid")
+	ibmeventstreams.WriteStatusError(w, r, http.StatusUnauthorized, "Unauthorized: the API key is missing or not valid")
 	return caddyauth.User{}, false, nil
 }
 
@@ -125,29 +125,6 @@ func presentedKey(r *http.Request) (string, bool) {
 		return pass, true
 	}
 	return "", false
-}
-
-// ibmError is IBM Event Streams' error body (the ibm_event_streams dialect's),
-// without the optional fields a 401 from authentication never has.
-type ibmError struct {
-	ErrorCode int            `json:"error_code"`
-	Message   string         `json:"message"`
-	Error     ibmErrorDetail `json:"error"`
-}
-
-type ibmErrorDetail struct {
-	ErrorCode int    `json:"error_code"`
-	Message   string `json:"message"`
-	Incident  string `json:"incident"`
-}
-
-func writeIBMError(w http.ResponseWriter, r *http.Request, status int, msg string) {
-	var incident string
-	if repl, ok := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer); ok {
-		incident, _ = repl.GetString("http.request.uuid")
-	}
-	_ = dialects.WriteJSON(w, status, "application/json",
-		ibmError{ErrorCode: status, Message: msg, Error: ibmErrorDetail{ErrorCode: status, Message: msg, Incident: incident}})
 }
 
 // parseAPIKeyAuth parses the api_key_auth directive into an authentication

@@ -93,13 +93,6 @@ func consume(t *testing.T, g *gatewaytest.Gateway, path, accept string) ([]consu
 	return out, resp
 }
 
-// keyPartition is the murmur2 partition of a key, as Java's default
-// partitioner picks it.
-func keyPartition(key string, n int32) int32 {
-	p := kgo.StickyKeyPartitioner(nil).ForTopic("")
-	return int32(p.Partition(&kgo.Record{Key: []byte(key)}, int(n)))
-}
-
 // TestSpecExamples runs the three examples of the spec page in order.
 func TestSpecExamples(t *testing.T) {
 	g := start(t)
@@ -111,7 +104,7 @@ func TestSpecExamples(t *testing.T) {
 	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "application/vnd.kafka.v1+json" {
 		t.Fatalf("status %d, %s: %s", resp.StatusCode, resp.Header.Get("Content-Type"), b)
 	}
-	kp := keyPartition("key", 3)
+	kp := gatewaytest.JavaPartition([]byte("key"), 3)
 	second := 0
 	if kp == 1 {
 		second = 1

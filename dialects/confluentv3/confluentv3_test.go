@@ -219,39 +219,9 @@ func TestKeyedPartition(t *testing.T) {
 		t.Fatalf("records %v, report %v", recs, rs)
 	}
 	// murmur2("user-42") % 3, as Java computes it.
-	if recs[0].Partition != javaPartition([]byte("user-42"), 3) {
-		t.Fatalf("partition %d, Java would pick %d", recs[0].Partition, javaPartition([]byte("user-42"), 3))
+	if recs[0].Partition != gatewaytest.JavaPartition([]byte("user-42"), 3) {
+		t.Fatalf("partition %d, Java would pick %d", recs[0].Partition, gatewaytest.JavaPartition([]byte("user-42"), 3))
 	}
-}
-
-func javaPartition(key []byte, n int32) int32 {
-	const seed, m, r = uint32(0x9747b28c), uint32(0x5bd1e995), 24
-	l := len(key)
-	h := seed ^ uint32(l)
-	for i := 0; i+4 <= l; i += 4 {
-		k := uint32(key[i]) | uint32(key[i+1])<<8 | uint32(key[i+2])<<16 | uint32(key[i+3])<<24
-		k *= m
-		k ^= k >> r
-		k *= m
-		h *= m
-		h ^= k
-	}
-	tail := l &^ 3
-	switch l & 3 {
-	case 3:
-		h ^= uint32(key[tail+2]) << 16
-		fallthrough
-	case 2:
-		h ^= uint32(key[tail+1]) << 8
-		fallthrough
-	case 1:
-		h ^= uint32(key[tail])
-		h *= m
-	}
-	h ^= h >> 13
-	h *= m
-	h ^= h >> 15
-	return int32(h&0x7fffffff) % n
 }
 
 func TestErrors(t *testing.T) {

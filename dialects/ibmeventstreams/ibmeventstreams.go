@@ -323,6 +323,14 @@ func (EventStreams) WriteError(w http.ResponseWriter, r *http.Request, err error
 	_ = dialects.WriteJSON(w, code, "application/json", body)
 }
 
+// WriteStatusError writes Event Streams' error envelope with status and msg
+// and no Kafka details (no kafka_error_code, no topic): for answers given
+// before a request reaches the dialect, such as api_key_auth's 401.
+func WriteStatusError(w http.ResponseWriter, r *http.Request, status int, msg string) {
+	_ = dialects.WriteJSON(w, status, "application/json",
+		errorBody{ErrorCode: status, Message: msg, Error: errorDetail{ErrorCode: status, Message: msg, Incident: incident(r)}})
+}
+
 // incident is the request's id for error bodies: Caddy's
 // {http.request.uuid}, which the access log carries too.
 func incident(r *http.Request) string {

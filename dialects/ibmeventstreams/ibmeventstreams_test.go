@@ -213,61 +213,6 @@ func TestGuideCurl(t *testing.T) {
 	}
 }
 
-// murmur2 is Kafka's Utils.murmur2, written from its Java source.
-func murmur2(data []byte) int32 {
-	const (
-		seed uint32 = 0x9747b28c
-		m    uint32 = 0x5bd1e995
-	)
-	n := len(data)
-	h := seed ^ uint32(n)
-	for i := 0; i+4 <= n; i += 4 {
-		k := uint32(data[i]) | uint32(data[i+1])<<8 | uint32(data[i+2])<<16 | uint32(data[i+3])<<24
-		k *= m
-		k ^= k >> 24
-		k *= m
-		h *= m
-		h ^= k
-	}
-	tail := n &^ 3
-	switch n % 4 {
-	case 3:
-		h ^= uint32(data[tail+2]) << 16
-		fallthrough
-	case 2:
-		h ^= uint32(data[tail+1]) << 8
-		fallthrough
-	case 1:
-		h ^= uint32(data[tail])
-		h *= m
-	}
-	h ^= h >> 13
-	h *= m
-	h ^= h >> 15
-	return int32(h)
-}
-
-// javaPartition is Java's default partitioner for a non-null key.
-func javaPartition(key []byte, partitions int32) int32 {
-	return (murmur2(key) & 0x7fffffff) % partitions
-}
-
-func TestMurmur2KafkaVectors(t *testing.T) {
-	// From Kafka's UtilsTest.testMurmur2.
-	for in, want := range map[string]int32{
-		"21":                         -973932308,
-		"foobar":                     -790332482,
-		"a-little-bit-long-string":   -985981536,
-		"a-little-bit-longer-string": -1486304829,
-		"lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8": -58897971,
-		"abc": 479470107,
-	} {
-		if got := murmur2([]byte(in)); got != want {
-			t.Errorf("murmur2(%q) = %d, want %d", in, got, want)
-		}
-	}
-}
-
 func TestKeyedRecordsLandOnJavasPartition(t *testing.T) {
 	g := newGateway(t, "", "")
 	topic := g.Topic("es-keyed")
@@ -289,7 +234,7 @@ func TestKeyedRecordsLandOnJavasPartition(t *testing.T) {
 	var answers []metadata
 	for i, c := range cases {
 		md := success(t)(post(t, g, esKey, "/topics/"+topic+"/records?"+c.query, "text/plain", "v"+strconv.Itoa(i)))
-		if want := javaPartition(c.key, 7); md.Partition != want {
+		if want := gatewaytest.JavaPartition(c.key, 7); md.Partition != want {
 			t.Fatalf("%s: partition %d, Java's is %d", c.query, md.Partition, want)
 		}
 		distinct[md.Partition] = true

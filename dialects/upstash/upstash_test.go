@@ -83,42 +83,6 @@ type want struct {
 
 func str(s string) *string { return &s }
 
-// murmur2 is Kafka's Utils.murmur2, written out here so that the test does
-// not trust the gateway's partitioner.
-func murmur2(data []byte) int32 {
-	const seed, m, r = uint32(0x9747b28c), uint32(0x5bd1e995), 24
-	length := len(data)
-	h := seed ^ uint32(length)
-	for i := 0; i+4 <= length; i += 4 {
-		k := uint32(data[i]) | uint32(data[i+1])<<8 | uint32(data[i+2])<<16 | uint32(data[i+3])<<24
-		k *= m
-		k ^= k >> r
-		k *= m
-		h *= m
-		h ^= k
-	}
-	rest := length &^ 3
-	switch length % 4 {
-	case 3:
-		h ^= uint32(data[rest+2]) << 16
-		fallthrough
-	case 2:
-		h ^= uint32(data[rest+1]) << 8
-		fallthrough
-	case 1:
-		h ^= uint32(data[rest])
-		h *= m
-	}
-	h ^= h >> 13
-	h *= m
-	h ^= h >> 15
-	return int32(h)
-}
-
-func javaPartition(key []byte, partitions int32) int32 {
-	return (murmur2(key) & 0x7fffffff) % partitions
-}
-
 var partitions = map[string]int32{"greetings": 3, "cities": 4}
 
 // checkRecords reads back every record of the topics in wants and checks that
@@ -160,8 +124,8 @@ func checkRecords(t *testing.T, g *gatewaytest.Gateway, answers []metadata, want
 		switch {
 		case w.partition >= 0 && r.Partition != w.partition:
 			t.Errorf("record %d: partition %d, want %d", i, r.Partition, w.partition)
-		case w.partition < 0 && w.key != nil && r.Partition != javaPartition([]byte(*w.key), partitions[w.topic]):
-			t.Errorf("record %d: partition %d, want murmur2's %d", i, r.Partition, javaPartition([]byte(*w.key), partitions[w.topic]))
+		case w.partition < 0 && w.key != nil && r.Partition != gatewaytest.JavaPartition([]byte(*w.key), partitions[w.topic]):
+			t.Errorf("record %d: partition %d, want murmur2's %d", i, r.Partition, gatewaytest.JavaPartition([]byte(*w.key), partitions[w.topic]))
 		}
 		var key []byte
 		if w.key != nil {
