@@ -318,10 +318,13 @@ func expandGlob(r *http.Request, pattern string) (string, bool) {
 
 var globEscaper = strings.NewReplacer(`\`, `\\`, `*`, `\*`, `?`, `\?`, `[`, `\[`)
 
-// fail writes err in the dialect's format, with Retry-After on overload.
+// fail writes err in the dialect's format, with Retry-After on every
+// failure that the same request may overcome later unchanged: overload,
+// Kafka unavailable or timing out, the gateway failing to authenticate.
 func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error, records int) {
 	e := dialects.ErrorOf(err)
-	if e.Class == producer.ClassOverloaded {
+	switch e.Class {
+	case producer.ClassOverloaded, producer.ClassUnavailable, producer.ClassTimeout, producer.ClassAuthFailed:
 		w.Header().Set("Retry-After", "1")
 	}
 	h.annotate(r, nil, e.Class)

@@ -344,7 +344,7 @@ func classify(err error) (status, code int, msg string) {
 // WriteError writes {"error_code": N, "message": "..."}.
 func (c *ConfluentV3) WriteError(w http.ResponseWriter, r *http.Request, err error) {
 	status, code, msg := classify(err)
-	if status == http.StatusTooManyRequests && w.Header().Get("Retry-After") == "" {
+	if (status == http.StatusTooManyRequests || code == codeKafkaRetriable) && w.Header().Get("Retry-After") == "" {
 		w.Header().Set("Retry-After", "1")
 	}
 	_ = dialects.WriteJSON(w, status, "application/json", errorBody{ErrorCode: code, Message: msg})
