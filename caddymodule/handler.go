@@ -196,6 +196,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	outcome := h.metrics.produced(start, results)
 	h.metrics.request(outcome)
 	h.annotate(r, req.Records, outcome)
+	retryAfter(w, results)
 	if err := h.dialect.Encode(w, r, req, results); err != nil {
 		return caddyhttp.Error(http.StatusInternalServerError, fmt.Errorf("encoding response: %w", err))
 	}
@@ -317,6 +318,22 @@ func expandGlob(r *http.Request, pattern string) (string, bool) {
 }
 
 var globEscaper = strings.NewReplacer(`\`, `\\`, `*`, `\*`, `?`, `\?`, `[`, `\[`)
+
+// retryAfter sets Retry-After when a record failed in a way the same
+// request may overcome later (a dialect answering a record's failure as the
+// whole request's status answers it as fail would).
+func retryAfter(w http.ResponseWriter, results []producer.Result) {
+	for _, res := range results {
+		if res.Err == nil {
+			continue
+		}
+		switch dialects.ErrorOf(res.Err).Class {
+		case producer.ClassOverloaded, producer.ClassUnavailable, producer.ClassTimeout, producer.ClassAuthFailed:
+			w.Header().Set("Retry-After", "1")
+			return
+		}
+	}
+}
 
 // fail writes err in the dialect's format, with Retry-After on every
 // failure that the same request may overcome later unchanged: overload,
