@@ -217,9 +217,14 @@ func TestPasswordRotation(t *testing.T) {
 	if len(cs) != 1 || cs[0]["state"] != "reachable" {
 		t.Errorf("after the reload with the new password: %v", cs)
 	}
-	rep, _ := r.finish(t, false)
+	rep, rs := r.finish(t, true)
 	if rep.errors != 0 {
 		t.Errorf("%d error answers across the rotation", rep.errors)
+	}
+	for _, res := range rs {
+		if res.Outcome == relcheck.NoAnswer {
+			knownIssue(t, "%s: request %s got no answer at the reload: %v", res.Dialect, res.ID, res.Err)
+		}
 	}
 }
 
