@@ -13,8 +13,9 @@ import (
 const module = "github.com/caddy-kafka/caddy-kafka"
 
 // franzExempt are the packages besides producer/ whose non-test code may
-// import franz-go: commands, and test helpers that read Kafka back.
-var franzExempt = []string{module + "/cmd/", module + "/internal/gatewaytest"}
+// import franz-go: commands, and the test helpers that run brokers and read
+// Kafka back (gatewaytest for the suites, relcheck for the fault suites).
+var franzExempt = []string{module + "/cmd/", module + "/internal/gatewaytest", module + "/internal/relcheck"}
 
 // TestOnlyProducerImportsFranzGo keeps franz-go behind producer/: every
 // other package reaches Kafka through producer's own types, so a franz-go

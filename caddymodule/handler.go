@@ -236,6 +236,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	outcome := h.metrics.produced(start, results)
 	h.metrics.request(outcome)
 	h.annotate(r, req.Records, outcome)
+	retryAfter(w, results)
 	if err := h.dialect.Encode(w, r, req, results); err != nil {
 		return caddyhttp.Error(http.StatusInternalServerError, fmt.Errorf("encoding response: %w", err))
 	}
@@ -485,10 +486,37 @@ func expandGlob(ctx context.Context, pattern string) (string, bool) {
 
 var globEscaper = strings.NewReplacer(`\`, `\\`, `*`, `\*`, `?`, `\?`, `[`, `\[`)
 
-// fail writes err in the dialect's format, with Retry-After on overload.
+// retryAfter sets Retry-After when a record failed in a way the same
+// request may overcome later (a dialect answering a record's failure as the
+// whole request's status answers it as fail would).
+func retryAfter(w http.ResponseWriter, results []producer.Result) {
+	for _, res := range results {
+		if res.Err == nil {
+			continue
+		}
+		if retriable(dialects.ErrorOf(res.Err).Class) {
+			w.Header().Set("Retry-After", "1")
+			return
+		}
+	}
+}
+
+// retriable reports whether the same request may overcome a failure of
+// class c later, unchanged.
+func retriable(c producer.Class) bool {
+	switch c {
+	case producer.ClassOverloaded, producer.ClassUnavailable, producer.ClassTimeout, producer.ClassAuthFailed:
+		return true
+	}
+	return false
+}
+
+// fail writes err in the dialect's format, with Retry-After on every
+// failure that the same request may overcome later unchanged: overload,
+// Kafka unavailable or timing out, the gateway failing to authenticate.
 func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error, records int) {
 	e := dialects.ErrorOf(err)
-	if e.Class == producer.ClassOverloaded || schema.Retriable(err) {
+	if retriable(e.Class) || schema.Retriable(err) {
 		w.Header().Set("Retry-After", "1")
 	}
 	h.annotate(r, nil, e.Class)

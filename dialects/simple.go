@@ -27,7 +27,9 @@ func SimpleStatus(c producer.Class) int {
 		return http.StatusForbidden
 	case producer.ClassTimeout:
 		return http.StatusGatewayTimeout
-	case producer.ClassOverloaded, producer.ClassUnavailable:
+	case producer.ClassOverloaded, producer.ClassUnavailable, producer.ClassAuthFailed:
+		// The gateway failing to authenticate to Kafka is Kafka being
+		// unavailable to the client, who can do nothing but retry.
 		return http.StatusServiceUnavailable
 	}
 	return http.StatusInternalServerError

@@ -620,7 +620,7 @@ func recordError(err error, v version) (int, string) {
 
 func retriable(e *dialects.Error, err error) bool {
 	switch e.Class {
-	case producer.ClassTimeout, producer.ClassUnavailable, producer.ClassOverloaded:
+	case producer.ClassTimeout, producer.ClassUnavailable, producer.ClassOverloaded, producer.ClassAuthFailed:
 		return true
 	}
 	return producer.Retriable(err)

@@ -405,7 +405,7 @@ func (c *ConfluentV3) WriteError(w http.ResponseWriter, r *http.Request, err err
 		w.Header().Set("Allow", e.Allow)
 	}
 	status, code, msg := classify(err)
-	if status == http.StatusTooManyRequests && w.Header().Get("Retry-After") == "" {
+	if (status == http.StatusTooManyRequests || code == codeKafkaRetriable) && w.Header().Get("Retry-After") == "" {
 		w.Header().Set("Retry-After", "1")
 	}
 	_ = dialects.WriteJSON(w, status, "application/json", errorBody{ErrorCode: code, Message: msg})

@@ -84,7 +84,7 @@ func TestWriteErrorStatuses(t *testing.T) {
 		{dialects.ErrBodyTooLarge, 400},
 		{errors.New("boom"), 500},
 		{dialects.Errorf(producer.ClassInternal, "secret internals"), 500},
-		{dialects.Errorf(producer.ClassAuthFailed, "sasl"), 500},
+		{dialects.Errorf(producer.ClassAuthFailed, "sasl"), 503},
 	} {
 		w := httptest.NewRecorder()
 		r := httptest.NewRequest(http.MethodPost, "/topics/t1/records", nil)

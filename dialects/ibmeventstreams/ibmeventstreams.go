@@ -303,6 +303,8 @@ func status(e *dialects.Error) (int, string) {
 		return http.StatusServiceUnavailable, "The request failed because the gateway is overloaded; retry later"
 	case producer.ClassUnavailable:
 		return http.StatusServiceUnavailable, "The request failed due to Event Streams brokers being unavailable"
+	case producer.ClassAuthFailed:
+		return http.StatusServiceUnavailable, "The request failed because the gateway could not authenticate to Event Streams"
 	}
 	return http.StatusInternalServerError, "The request failed due to an internal server error"
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/caddy-kafka/caddy-kafka/internal/gatewaytest"
+	"github.com/caddy-kafka/caddy-kafka/internal/relcheck"
 )
 
 // authzSite serves every dialect with the allow-list: the topic "ok" and
@@ -117,7 +118,7 @@ func TestForbiddenTopicsNeverReachKafka(t *testing.T) {
 		g = b.Gateway(t, gatewaytest.Options{Topics: map[string]int32{"ok": 1, "forbidden": 1}, Site: authzSite})
 	}
 	ok, forbidden := g.Topic("ok"), g.Topic("forbidden")
-	run := runID()
+	run := relcheck.RunID()
 	notAllowedMissing := "forbidden-missing-" + run
 	sent := 0
 	for _, topic := range []string{forbidden, notAllowedMissing} {

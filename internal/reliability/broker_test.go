@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -23,6 +21,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/caddy-kafka/caddy-kafka/internal/gatewaytest"
+	"github.com/caddy-kafka/caddy-kafka/internal/relcheck"
 )
 
 func TestMain(m *testing.M) {
@@ -32,9 +31,7 @@ func TestMain(m *testing.M) {
 		own.stop()
 	}
 	ownMu.Unlock()
-	if binDir != "" {
-		_ = os.RemoveAll(binDir)
-	}
+	relcheck.RemoveBinary()
 	os.Exit(code)
 }
 
@@ -191,7 +188,7 @@ func ownKafka(t *testing.T) *ownBroker {
 	if err != nil {
 		t.Fatal(err)
 	}
-	port, ctrl := freePort(t), freePort(t)
+	port, ctrl := relcheck.FreePort(t), relcheck.FreePort(t)
 	dir, err := os.MkdirTemp("", "caddy-kafka-reliability-")
 	if err != nil {
 		t.Fatal(err)
@@ -254,7 +251,7 @@ func (ob *ownBroker) kill(t *testing.T) {
 		t.Fatalf("kill -9 %d: %v", pid, err)
 	}
 	deadline := time.Now().Add(20 * time.Second)
-	for alive(pid) || dialable(ob.addr) {
+	for relcheck.Alive(pid) || relcheck.Dialable(ob.addr) {
 		if time.Now().After(deadline) {
 			t.Fatalf("broker pid %d still alive 20s after kill -9", pid)
 		}
@@ -302,42 +299,6 @@ func (ob *ownBroker) stop() {
 	cmd.Env = ob.env
 	_ = cmd.Run()
 	_ = os.RemoveAll(ob.dataDir)
-}
-
-// alive reports whether pid runs and is not a zombie.
-func alive(pid int) bool {
-	if syscall.Kill(pid, 0) != nil {
-		return false
-	}
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return false
-	}
-	// The state follows the parenthesized command name.
-	s := string(b)
-	if i := strings.LastIndexByte(s, ')'); i >= 0 && i+2 < len(s) {
-		return s[i+2] != 'Z'
-	}
-	return true
-}
-
-func dialable(addr string) bool {
-	c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
-	if err != nil {
-		return false
-	}
-	c.Close()
-	return true
-}
-
-func freePort(t testing.TB) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("finding a free port: %v", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 // createTopics creates topics with 3 partitions and waits for their leaders.

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/caddy-kafka/caddy-kafka/internal/relcheck"
 )
 
 // TestBrokerLoss kills the broker under steady load in every dialect and
@@ -26,15 +28,15 @@ func TestBrokerLoss(t *testing.T) {
 		writers = 3 // per dialect
 	)
 	b := newBroker(t)
-	g := b.Gateway(t, gatewayOptions(allDialects, "timeout "+timeout.String()))
+	g := b.Gateway(t, relcheck.GatewayOptions(relcheck.AllDialects, "timeout "+timeout.String()))
 	// The client's own timeout catches a hang: any request outliving it
 	// is a failure.
 	client := &http.Client{Timeout: timeout + 15*time.Second}
 	defer client.CloseIdleConnections()
 
-	l := startLoad(t, g.URL, g.Topic, allDialects, writers, client, 0, 5*time.Millisecond)
+	l := relcheck.StartLoad(t, g.URL, g.Topic, relcheck.AllDialects, writers, client, 0, 5*time.Millisecond)
 	start := time.Now()
-	l.waitOK(t, allDialects, start, 20*time.Second)
+	l.WaitOK(t, relcheck.AllDialects, start, 20*time.Second)
 	time.Sleep(time.Second)
 
 	killedAt := time.Now()
@@ -51,7 +53,7 @@ func TestBrokerLoss(t *testing.T) {
 	upAt := time.Now()
 	t.Logf("broker back after %v down", upAt.Sub(killedAt).Round(time.Millisecond))
 
-	firstOK := l.waitOK(t, allDialects, upAt, 45*time.Second)
+	firstOK := l.WaitOK(t, relcheck.AllDialects, upAt, 45*time.Second)
 	var recovered time.Duration
 	for _, at := range firstOK {
 		if d := at.Sub(upAt); d > recovered {
@@ -59,35 +61,35 @@ func TestBrokerLoss(t *testing.T) {
 		}
 	}
 	time.Sleep(time.Second) // some load after the recovery too
-	l.stop()
-	rs := l.snapshot()
+	l.Stop()
+	rs := l.Snapshot()
 
 	outage, late := 0, 0
 	var slowest time.Duration
 	for _, r := range rs {
-		switch r.outcome {
-		case outOK:
-		case outUnavailable:
+		switch r.Outcome {
+		case relcheck.OK:
+		case relcheck.Unavailable:
 			outage++
-			slowest = max(slowest, r.took)
-			if r.took > timeout+margin {
+			slowest = max(slowest, r.Took)
+			if r.Took > timeout+margin {
 				late++
 				if late <= 3 {
-					t.Errorf("%s: outage answer %d after %v, over the %v timeout", r.dialect, r.status, r.took.Round(time.Millisecond), timeout)
+					t.Errorf("%s: outage answer %d after %v, over the %v timeout", r.Dialect, r.Status, r.Took.Round(time.Millisecond), timeout)
 				}
 			}
-		case outError:
-			t.Errorf("%s: request %s got no answer after %v (a hang or a broken connection): %v", r.dialect, r.id, r.took.Round(time.Millisecond), r.err)
+		case relcheck.NoAnswer:
+			t.Errorf("%s: request %s got no answer after %v (a hang or a broken connection): %v", r.Dialect, r.ID, r.Took.Round(time.Millisecond), r.Err)
 		default:
-			t.Errorf("%s: request %s answered %d (%v), not ok, timeout or unavailable: %s", r.dialect, r.id, r.status, r.outcome, r.body)
+			t.Errorf("%s: request %s answered %d (%v), not ok, timeout or unavailable: %s", r.Dialect, r.ID, r.Status, r.Outcome, r.Body)
 		}
 	}
 	if outage == 0 {
 		t.Errorf("no request saw the outage: the fault was not injected")
 	}
-	leaks := checkNoLeak(t, rs, []string{b.Addr})
-	checked := checkExactlyOnce(t, rs, []string{b.Addr}, g.Topic, allDialects, true)
+	leaks := relcheck.CheckNoLeak(t, rs, []string{b.Addr})
+	checked := relcheck.CheckExactlyOnce(t, rs, []string{b.Addr}, g.Topic, relcheck.AllDialects, true)
 	t.Logf("real broker: %v; %d requests (%s); %d outage answers, the slowest after %v (timeout %v); %d error bodies checked for leaks; %d records read back and matched; first 2xx of every dialect %v after the broker was back (%v after the kill)",
-		b.Real(), len(rs), strings.TrimSuffix(tally(rs), "; "), outage, slowest.Round(time.Millisecond), timeout, leaks, checked,
+		b.Real(), len(rs), strings.TrimSuffix(relcheck.Tally(rs), "; "), outage, slowest.Round(time.Millisecond), timeout, leaks, checked,
 		recovered.Round(time.Millisecond), upAt.Add(recovered).Sub(killedAt).Round(time.Millisecond))
 }

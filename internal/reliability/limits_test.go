@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/caddy-kafka/caddy-kafka/internal/gatewaytest"
+	"github.com/caddy-kafka/caddy-kafka/internal/relcheck"
 )
 
 const hugeBody = 2 << 30 // 2 GiB
@@ -133,7 +134,7 @@ func sendHuge(t *testing.T, addr string, hr hugeRequest, chunked bool) (resp *ht
 // client has sent more than a sliver of it, and the gateway's heap stays
 // small (nothing buffers the body, or allocates for its declared length).
 func TestHugeBody(t *testing.T) {
-	o := gatewayOptions(allDialects, "max_body 1MiB")
+	o := relcheck.GatewayOptions(relcheck.AllDialects, "max_body 1MiB")
 	g := gatewaytest.New(t, o)
 	const (
 		sentBound = 64 << 20 // the refusal comes before this much is sent
@@ -146,10 +147,10 @@ func TestHugeBody(t *testing.T) {
 				name = hr.dialect + "/chunked"
 			}
 			t.Run(name, func(t *testing.T) {
-				heap := sampleHeap()
+				heap := relcheck.SampleHeap()
 				start := time.Now()
 				resp, body, sent := sendHuge(t, g.Addr, hr, chunked)
-				base, peak := heap.end()
+				base, peak := heap.End()
 				if resp.StatusCode != hr.status {
 					t.Errorf("status %d, want %d: %s", resp.StatusCode, hr.status, body)
 				}
@@ -168,9 +169,9 @@ func TestHugeBody(t *testing.T) {
 		}
 	}
 	// Nothing was written.
-	for _, d := range allDialects {
-		if exists, n := topicState(t, g.Brokers, g.Topic(d.topic)); !exists || n != 0 {
-			t.Errorf("%s: topic exists %v with %d records after refused requests", d.name, exists, n)
+	for _, d := range relcheck.AllDialects {
+		if exists, n := topicState(t, g.Brokers, g.Topic(d.Topic)); !exists || n != 0 {
+			t.Errorf("%s: topic exists %v with %d records after refused requests", d.Name, exists, n)
 		}
 	}
 }

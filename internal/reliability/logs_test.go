@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/caddy-kafka/caddy-kafka/internal/relcheck"
 )
 
 // TestLogsHoldNoSecrets runs the gateway as a process with debug logs (the
@@ -29,12 +31,12 @@ import (
 // headers, Authorization redacted: see the report at the end).
 func TestLogsHoldNoSecrets(t *testing.T) {
 	b := newBroker(t)
-	run := runID()
+	run := relcheck.RunID()
 	topic := "logs-" + run
 	createTopics(t, b.Addr, topic)
 	s := func(kind string) string { return kind + "-" + run } // a distinctive string
 	apiKey, password := s("apikeysecret"), s("passwordsecret")
-	bin := caddyBinary(t)
+	bin := relcheck.CaddyBinary(t)
 	hash, err := exec.Command(bin, "hash-password", "--plaintext", password, "--algorithm", "bcrypt", "--bcrypt-cost", "4").Output()
 	if err != nil {
 		t.Fatalf("caddy hash-password: %v", err)
@@ -42,7 +44,7 @@ func TestLogsHoldNoSecrets(t *testing.T) {
 	digest := sha256.Sum256([]byte(apiKey))
 	dir := t.TempDir()
 	logFile, accessFile := filepath.Join(dir, "caddy.log"), filepath.Join(dir, "access.log")
-	p := startCaddy(t, func(addr, admin string) string {
+	p := relcheck.StartCaddy(t, func(addr, admin string) string {
 		return fmt.Sprintf(`{
 	admin %s
 	log {
@@ -194,7 +196,7 @@ http://%s {
 	b.Resume(t)
 	time.Sleep(time.Second) // the stalled records are written, with franz-go's logs
 	signalProc(t, p, syscall.SIGTERM)
-	if _, ok := p.wait(30 * time.Second); !ok {
+	if _, ok := p.Wait(30 * time.Second); !ok {
 		t.Fatal("caddy did not exit")
 	}
 

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/caddy-kafka/caddy-kafka/internal/relcheck"
 )
 
 // TestOverload stalls the broker with a small producer buffer and floods
@@ -29,7 +31,7 @@ func TestOverload(t *testing.T) {
 		peakBound, liveBound = 192, 64
 	)
 	b := newBroker(t)
-	o := gatewayOptions(allDialects, "timeout "+timeout.String())
+	o := relcheck.GatewayOptions(relcheck.AllDialects, "timeout "+timeout.String())
 	o.Kafka = "max_buffered_records 16\n max_buffered_bytes 1MiB\n max_message_bytes 512KiB"
 	g := b.Gateway(t, o)
 	client := &http.Client{Timeout: timeout + 5*time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
@@ -37,45 +39,45 @@ func TestOverload(t *testing.T) {
 
 	// Warm up: topic metadata and the v3 cluster ID are cached before the
 	// broker stalls.
-	var warm []result
-	for _, d := range allDialects {
-		r := send(client, d, g.URL, g.Topic(d.topic), "warmup-"+d.topic, 0, nil)
-		if r.outcome != outOK {
-			t.Fatalf("%s warm-up: %d %s %v", d.name, r.status, r.body, r.err)
+	var warm []relcheck.Result
+	for _, d := range relcheck.AllDialects {
+		r := relcheck.Send(client, d, g.URL, g.Topic(d.Topic), "warmup-"+d.Topic, 0, nil)
+		if r.Outcome != relcheck.OK {
+			t.Fatalf("%s warm-up: %d %s %v", d.Name, r.Status, r.Body, r.Err)
 		}
 		warm = append(warm, r)
 	}
 
 	b.Pause(t)
-	heap := sampleHeap()
+	heap := relcheck.SampleHeap()
 	pausedAt := time.Now()
-	l := startLoad(t, g.URL, g.Topic, allDialects, writers, client, pad, 0)
+	l := relcheck.StartLoad(t, g.URL, g.Topic, relcheck.AllDialects, writers, client, pad, 0)
 	// Stall for 3s at least, 6s at most (under the real broker's 9s session
 	// timeout: it pauses its controller too), until 256MiB have been sent.
-	for time.Since(pausedAt) < 3*time.Second || l.sent.Load() < 256<<20 && time.Since(pausedAt) < 6*time.Second {
+	for time.Since(pausedAt) < 3*time.Second || l.Sent.Load() < 256<<20 && time.Since(pausedAt) < 6*time.Second {
 		time.Sleep(100 * time.Millisecond)
 	}
-	sent := l.sent.Load()
-	base, peak := heap.end()
-	live := liveHeap()
+	sent := l.Sent.Load()
+	base, peak := heap.End()
+	live := relcheck.LiveHeap()
 	b.Resume(t)
 	resumedAt := time.Now()
 	// Load drops, then each dialect must be answered again. (Under the
 	// flood itself shedding is not fair: on a loaded machine one dialect
 	// can keep finding the 16-record buffer full for a long time.)
-	l.stop()
-	rs := append(warm, l.snapshot()...)
+	l.Stop()
+	rs := append(warm, l.Snapshot()...)
 	var recovered time.Duration
-	for _, d := range allDialects {
+	for _, d := range relcheck.AllDialects {
 		for i := 0; ; i++ {
-			r := send(client, d, g.URL, g.Topic(d.topic), fmt.Sprintf("after-%s-%d", d.topic, i), 0, nil)
+			r := relcheck.Send(client, d, g.URL, g.Topic(d.Topic), fmt.Sprintf("after-%s-%d", d.Topic, i), 0, nil)
 			rs = append(rs, r)
-			if r.outcome == outOK {
+			if r.Outcome == relcheck.OK {
 				recovered = max(recovered, time.Since(resumedAt))
 				break
 			}
 			if time.Since(resumedAt) > 20*time.Second {
-				t.Fatalf("%s: no 2xx 20s after the broker resumed and the load stopped: %d %s %v", d.name, r.status, r.body, r.err)
+				t.Fatalf("%s: no 2xx 20s after the broker resumed and the load stopped: %d %s %v", d.Name, r.Status, r.Body, r.Err)
 			}
 			time.Sleep(100 * time.Millisecond)
 		}
@@ -84,28 +86,28 @@ func TestOverload(t *testing.T) {
 	overloaded, duringStall := map[string]int{}, map[string]int{}
 	var slowest time.Duration
 	for _, r := range rs {
-		switch r.outcome {
-		case outOK, outUnavailable:
-		case outOverload:
-			overloaded[r.dialect]++
-			slowest = max(slowest, r.took)
-			if r.start.Add(r.took).Before(resumedAt) {
-				duringStall[r.dialect]++
+		switch r.Outcome {
+		case relcheck.OK, relcheck.Unavailable:
+		case relcheck.Overload:
+			overloaded[r.Dialect]++
+			slowest = max(slowest, r.Took)
+			if r.Start.Add(r.Took).Before(resumedAt) {
+				duringStall[r.Dialect]++
 			}
-			if r.took >= timeout {
-				t.Errorf("%s: overload answer after %v, the route's timeout", r.dialect, r.took.Round(time.Millisecond))
+			if r.Took >= timeout {
+				t.Errorf("%s: overload answer after %v, the route's timeout", r.Dialect, r.Took.Round(time.Millisecond))
 			}
-		case outError:
-			t.Errorf("%s: request %s got no answer: %v", r.dialect, r.id, r.err)
+		case relcheck.NoAnswer:
+			t.Errorf("%s: request %s got no answer: %v", r.Dialect, r.ID, r.Err)
 		default:
-			t.Errorf("%s: request %s answered %d, not ok, timeout, unavailable or overload: %s", r.dialect, r.id, r.status, r.body)
+			t.Errorf("%s: request %s answered %d, not ok, timeout, unavailable or overload: %s", r.Dialect, r.ID, r.Status, r.Body)
 		}
 	}
 	// "At once": an answer that waited for Kafka or for the route's
 	// timeout (longer than the stall) could not come during the stall.
-	for _, d := range allDialects {
-		if duringStall[d.name] == 0 {
-			t.Errorf("%s: no request was refused as overloaded while the broker was stalled (%d after)", d.name, overloaded[d.name])
+	for _, d := range relcheck.AllDialects {
+		if duringStall[d.Name] == 0 {
+			t.Errorf("%s: no request was refused as overloaded while the broker was stalled (%d after)", d.Name, overloaded[d.Name])
 		}
 	}
 	if peak-base > peakBound || live-base > liveBound {
@@ -114,9 +116,9 @@ func TestOverload(t *testing.T) {
 	if sent < 4*liveBound<<20 {
 		t.Logf("only %dMiB sent during the stall (loaded machine?): the heap bound proves little", sent>>20)
 	}
-	leaks := checkNoLeak(t, rs, []string{b.Addr})
-	checked := checkExactlyOnce(t, rs, []string{b.Addr}, g.Topic, allDialects, true)
+	leaks := relcheck.CheckNoLeak(t, rs, []string{b.Addr})
+	checked := relcheck.CheckExactlyOnce(t, rs, []string{b.Addr}, g.Topic, relcheck.AllDialects, true)
 	t.Logf("real broker: %v; %d requests (%s); slowest overload answer %v; heap %.1fMiB -> peak %.1fMiB, %.1fMiB live at the end, while %dMiB were sent in %v; %d error bodies checked for leaks; %d records read back; first 2xx of every dialect %v after the broker resumed",
-		b.Real(), len(rs), strings.TrimSuffix(tally(rs), "; "), slowest.Round(time.Millisecond), base, peak, live, sent>>20,
+		b.Real(), len(rs), strings.TrimSuffix(relcheck.Tally(rs), "; "), slowest.Round(time.Millisecond), base, peak, live, sent>>20,
 		resumedAt.Sub(pausedAt).Round(time.Millisecond), leaks, checked, recovered.Round(time.Millisecond))
 }

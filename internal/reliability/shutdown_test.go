@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/caddy-kafka/caddy-kafka/internal/relcheck"
 )
 
 // TestGracefulShutdown runs the gateway as a process under steady load,
@@ -28,11 +30,11 @@ import (
 // in CI too).
 func TestGracefulShutdown(t *testing.T) {
 	b := newBroker(t)
-	run := runID()
+	run := relcheck.RunID()
 	wh, v3 := "shutdown-wh-"+run, "shutdown-v3-"+run
 	createTopics(t, b.Addr, wh, v3)
 	topic := func(base string) string { return map[string]string{"wh": wh, "v3": v3}[base] }
-	ds := []dialect{allDialects[0], allDialects[1]} // webhook, confluent_v3
+	ds := []relcheck.Dialect{relcheck.AllDialects[0], relcheck.AllDialects[1]} // webhook, confluent_v3
 	caddyfile := func(addr, admin string) string {
 		return fmt.Sprintf(`{
 	admin %s
@@ -60,14 +62,14 @@ http://%s {
 }
 `, admin, b.Addr, addr, wh, wh)
 	}
-	var all []result
+	var all []relcheck.Result
 	for _, stop := range []struct {
 		name string
-		do   func(t *testing.T, p *caddyProc)
+		do   func(t *testing.T, p *relcheck.CaddyProc)
 	}{
-		{"SIGTERM", func(t *testing.T, p *caddyProc) { signalProc(t, p, syscall.SIGTERM) }},
-		{"SIGINT", func(t *testing.T, p *caddyProc) { signalProc(t, p, syscall.SIGINT) }},
-		{"caddy stop", func(t *testing.T, p *caddyProc) {
+		{"SIGTERM", func(t *testing.T, p *relcheck.CaddyProc) { signalProc(t, p, syscall.SIGTERM) }},
+		{"SIGINT", func(t *testing.T, p *relcheck.CaddyProc) { signalProc(t, p, syscall.SIGINT) }},
+		{"caddy stop", func(t *testing.T, p *relcheck.CaddyProc) {
 			// What `caddy stop` does: POST /stop to the admin API, which
 			// answers once the apps have stopped, that is after the
 			// requests in flight: do not wait for it.
@@ -80,7 +82,7 @@ http://%s {
 		}},
 	} {
 		t.Run(stop.name, func(t *testing.T) {
-			p := startCaddy(t, caddyfile)
+			p := relcheck.StartCaddy(t, caddyfile)
 			w := startTracedWriters(t, p.URL, topic, ds, 3)
 			w.waitOK(t, ds, 15*time.Second)
 			time.Sleep(500 * time.Millisecond)
@@ -88,20 +90,20 @@ http://%s {
 			b.Pause(t)
 			// Every writer now has a request in flight that cannot finish.
 			w.waitAllWritten(t, 10*time.Second)
-			short := make([]result, 4)
+			short := make([]relcheck.Result, 4)
 			for i := range short {
-				short[i] = send(http.DefaultClient, dialect{name: "webhook-timeout", request: func(base, _ string, v []byte) *http.Request {
-					return newReq(base+"/short/", "text/plain", string(v))
-				}, classify: classifySimple}, p.URL, wh, fmt.Sprintf("%s-short-%s-%d", run, stop.name, i), 0, nil)
-				if short[i].status != http.StatusGatewayTimeout {
-					t.Fatalf("a request with a 300ms timeout on a stalled broker: %d %s %v", short[i].status, short[i].body, short[i].err)
+				short[i] = relcheck.Send(http.DefaultClient, relcheck.Dialect{Name: "webhook-timeout", Request: func(base, _ string, v []byte) *http.Request {
+					return relcheck.NewRequest(base+"/short/", "text/plain", string(v))
+				}, Classify: relcheck.ClassifySimple}, p.URL, wh, fmt.Sprintf("%s-short-%s-%d", run, stop.name, i), 0, nil)
+				if short[i].Status != http.StatusGatewayTimeout {
+					t.Fatalf("a request with a 300ms timeout on a stalled broker: %d %s %v", short[i].Status, short[i].Body, short[i].Err)
 				}
 			}
 			inflight := w.inFlight()
 
 			stopAt := time.Now()
 			stop.do(t, p)
-			for !p.refusing() {
+			for !p.Refusing() {
 				if time.Since(stopAt) > 10*time.Second {
 					t.Fatal("the listener still accepts connections 10s after the stop")
 				}
@@ -111,7 +113,7 @@ http://%s {
 				t.Fatalf("%d requests completed while the broker was stalled", n)
 			}
 			b.Resume(t)
-			state, ok := p.wait(30 * time.Second)
+			state, ok := p.Wait(30 * time.Second)
 			if !ok {
 				t.Fatalf("the process has not exited 30s after the broker came back")
 			}
@@ -124,39 +126,39 @@ http://%s {
 			refused := 0
 			for _, r := range trs {
 				switch {
-				case r.outcome == outOK:
-				case r.outcome == outError && !r.wrote:
+				case r.Outcome == relcheck.OK:
+				case r.Outcome == relcheck.NoAnswer && !r.wrote:
 					refused++ // after the listener closed: never sent
 				default:
-					t.Errorf("%s request %s (sent: %v) ended %v %d %s %v", r.dialect, r.id, r.wrote, r.outcome, r.status, r.body, r.err)
+					t.Errorf("%s request %s (sent: %v) ended %v %d %s %v", r.Dialect, r.ID, r.wrote, r.Outcome, r.Status, r.Body, r.Err)
 				}
 			}
 			for i := range short {
-				short[i].dialect, short[i].outcome = "webhook", outOK // flushed: must be in Kafka once
+				short[i].Dialect, short[i].Outcome = "webhook", relcheck.OK // flushed: must be in Kafka once
 			}
 			rs := resultsOf(trs)
 			all = append(append(all, rs...), short...)
 			t.Logf("%d requests (%s), %d in flight at the stop all answered 2xx, %d refused at connect after it; %d timed-out records to flush; exited %v after the stop",
-				len(rs), tally(rs), inflight, refused, len(short), exitAfter.Round(time.Millisecond))
+				len(rs), relcheck.Tally(rs), inflight, refused, len(short), exitAfter.Round(time.Millisecond))
 		})
 	}
 	if t.Failed() {
 		return // a failed stop leaves records the check would call unknown
 	}
-	checked := checkExactlyOnce(t, all, []string{b.Addr}, topic, ds, false)
+	checked := relcheck.CheckExactlyOnce(t, all, []string{b.Addr}, topic, ds, false)
 	t.Logf("real broker: %v; %d records read back and matched", b.Real(), checked)
 }
 
-func signalProc(t *testing.T, p *caddyProc, sig os.Signal) {
+func signalProc(t *testing.T, p *relcheck.CaddyProc, sig os.Signal) {
 	t.Helper()
-	if err := p.cmd.Process.Signal(sig); err != nil {
+	if err := p.Cmd.Process.Signal(sig); err != nil {
 		t.Fatalf("signal %v: %v", sig, err)
 	}
 }
 
 // tracedResult is a result that knows whether the request was written.
 type tracedResult struct {
-	result
+	relcheck.Result
 	wrote bool
 }
 
@@ -172,9 +174,9 @@ type tracedWriters struct {
 	count    int // writers
 }
 
-func startTracedWriters(t *testing.T, base string, topic func(string) string, ds []dialect, perDialect int) *tracedWriters {
+func startTracedWriters(t *testing.T, base string, topic func(string) string, ds []relcheck.Dialect, perDialect int) *tracedWriters {
 	w := &tracedWriters{pending: map[int]time.Time{}}
-	run := runID()
+	run := relcheck.RunID()
 	n := 0
 	w.mu.Lock() // until count is set
 	defer w.mu.Unlock()
@@ -187,8 +189,8 @@ func startTracedWriters(t *testing.T, base string, topic func(string) string, ds
 				defer w.wg.Done()
 				client := &http.Client{Timeout: 60 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
 				for j := 0; !w.done.Load(); j++ {
-					id := fmt.Sprintf("%s-%s-%d-%d", run, d.topic, slot, j)
-					req := d.request(base, topic(d.topic), []byte(id+"|"))
+					id := fmt.Sprintf("%s-%s-%d-%d", run, d.Topic, slot, j)
+					req := d.Request(base, topic(d.Topic), []byte(id+"|"))
 					var wrote atomic.Bool
 					req = req.WithContext(httptrace.WithClientTrace(req.Context(), &httptrace.ClientTrace{
 						WroteRequest: func(httptrace.WroteRequestInfo) {
@@ -198,21 +200,21 @@ func startTracedWriters(t *testing.T, base string, topic func(string) string, ds
 							w.mu.Unlock()
 						},
 					}))
-					r := tracedResult{result: result{dialect: d.name, id: id, start: time.Now()}}
+					r := tracedResult{Result: relcheck.Result{Dialect: d.Name, ID: id, Start: time.Now()}}
 					resp, err := client.Do(req)
 					if err == nil {
 						var body []byte
 						body, err = io.ReadAll(resp.Body)
 						resp.Body.Close()
-						r.status, r.body = resp.StatusCode, string(body)
+						r.Status, r.Body = resp.StatusCode, string(body)
 						if err == nil {
-							r.outcome = d.classify(resp, body)
+							r.Outcome = d.Classify(resp, body)
 						}
 					}
 					if err != nil {
-						r.outcome, r.err = outError, err
+						r.Outcome, r.Err = relcheck.NoAnswer, err
 					}
-					r.took, r.wrote = time.Since(r.start), wrote.Load()
+					r.Took, r.wrote = time.Since(r.Start), wrote.Load()
 					w.mu.Lock()
 					delete(w.pending, slot)
 					w.results = append(w.results, r)
@@ -231,21 +233,21 @@ func startTracedWriters(t *testing.T, base string, topic func(string) string, ds
 }
 
 // waitOK waits for a 2xx in every dialect.
-func (w *tracedWriters) waitOK(t *testing.T, ds []dialect, max time.Duration) {
+func (w *tracedWriters) waitOK(t *testing.T, ds []relcheck.Dialect, max time.Duration) {
 	t.Helper()
 	deadline := time.Now().Add(max)
 	for {
 		ok := map[string]bool{}
 		for _, r := range w.snapshot() {
-			if r.outcome == outOK {
-				ok[r.dialect] = true
+			if r.Outcome == relcheck.OK {
+				ok[r.Dialect] = true
 			}
 		}
 		if len(ok) == len(ds) {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("no 2xx in every dialect after %v: %s", max, tally(resultsOf(w.snapshot())))
+			t.Fatalf("no 2xx in every dialect after %v: %s", max, relcheck.Tally(resultsOf(w.snapshot())))
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -307,10 +309,10 @@ func (w *tracedWriters) snapshot() []tracedResult {
 	return append([]tracedResult(nil), w.results...)
 }
 
-func resultsOf(trs []tracedResult) []result {
-	rs := make([]result, len(trs))
+func resultsOf(trs []tracedResult) []relcheck.Result {
+	rs := make([]relcheck.Result, len(trs))
 	for i := range trs {
-		rs[i] = trs[i].result
+		rs[i] = trs[i].Result
 	}
 	return rs
 }

@@ -1,6 +1,7 @@
-package reliability_test
+package relcheck
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
@@ -23,58 +24,58 @@ import (
 	"github.com/caddy-kafka/caddy-kafka/internal/gatewaytest"
 )
 
-// outcome is how a produce request ended, in dialect-neutral terms.
-type outcome int
+// Outcome is how a produce request ended, in dialect-neutral terms.
+type Outcome int
 
 const (
-	outOK          outcome = iota // every record acknowledged
-	outUnavailable                // the dialect's timeout or unavailable answer
-	outOverload                   // refused as overloaded, with Retry-After
-	outOther                      // anything else: always a test failure here
-	outError                      // no HTTP answer (transport error, client timeout)
+	OK          Outcome = iota // every record acknowledged
+	Unavailable                // the dialect's timeout or unavailable answer
+	Overload                   // refused as overloaded, with Retry-After
+	Other                      // anything else: always a test failure here
+	NoAnswer                   // no HTTP answer (transport error, client timeout)
 )
 
-func (o outcome) String() string {
+func (o Outcome) String() string {
 	return [...]string{"ok", "unavailable", "overload", "other", "error"}[o]
 }
 
-// dialect builds one-record produce requests of a dialect and classifies
+// Dialect builds one-record produce requests of a dialect and classifies
 // its answers. The record's value starts with the request's id, then '|'.
-type dialect struct {
-	name  string
-	topic string // base topic name
-	// request builds a request producing value to topic.
-	request func(base, topic string, value []byte) *http.Request
-	// classify tells the outcome of an answer.
-	classify func(resp *http.Response, body []byte) outcome
+type Dialect struct {
+	Name  string
+	Topic string // base topic name
+	// Request builds a request producing value to topic.
+	Request func(base, topic string, value []byte) *http.Request
+	// Classify tells the Outcome of an answer.
+	Classify func(resp *http.Response, body []byte) Outcome
 }
 
-// allDialects are the five dialects, each on its own path prefix and topic,
-// as served by site(). Confluent v3 uses cluster_id c1.
-var allDialects = []dialect{
-	{name: "webhook", topic: "wh", request: func(base, _ string, v []byte) *http.Request {
-		return newReq(base+"/wh/", "text/plain", string(v))
-	}, classify: classifySimple},
-	{name: "confluent_v3", topic: "v3", request: func(base, topic string, v []byte) *http.Request {
+// AllDialects are the five dialects, each on its own path prefix and topic,
+// as served by Site(). Confluent v3 uses cluster_id c1.
+var AllDialects = []Dialect{
+	{Name: "webhook", Topic: "wh", Request: func(base, _ string, v []byte) *http.Request {
+		return NewRequest(base+"/wh/", "text/plain", string(v))
+	}, Classify: ClassifySimple},
+	{Name: "confluent_v3", Topic: "v3", Request: func(base, topic string, v []byte) *http.Request {
 		b, _ := json.Marshal(map[string]any{"value": map[string]any{"type": "STRING", "data": string(v)}})
-		return newReq(base+"/v3/clusters/c1/topics/"+topic+"/records", "application/json", string(b))
-	}, classify: classifyV3},
-	{name: "confluent_v2", topic: "v2", request: func(base, topic string, v []byte) *http.Request {
+		return NewRequest(base+"/v3/clusters/c1/topics/"+topic+"/records", "application/json", string(b))
+	}, Classify: ClassifyV3},
+	{Name: "confluent_v2", Topic: "v2", Request: func(base, topic string, v []byte) *http.Request {
 		b, _ := json.Marshal(map[string]any{"records": []any{map[string]any{"value": base64.StdEncoding.EncodeToString(v)}}})
-		return newReq(base+"/v2/topics/"+topic, "application/vnd.kafka.binary.v2+json", string(b))
-	}, classify: classifyV2},
-	{name: "upstash", topic: "up", request: func(base, topic string, v []byte) *http.Request {
+		return NewRequest(base+"/v2/topics/"+topic, "application/vnd.kafka.binary.v2+json", string(b))
+	}, Classify: ClassifyV2},
+	{Name: "upstash", Topic: "up", Request: func(base, topic string, v []byte) *http.Request {
 		b, _ := json.Marshal(map[string]any{"value": string(v)})
-		return newReq(base+"/up/produce/"+topic, "application/json", string(b))
-	}, classify: classifySimple},
-	{name: "ibm_event_streams", topic: "ibm", request: func(base, topic string, v []byte) *http.Request {
-		return newReq(base+"/ibm/topics/"+topic+"/records", "text/plain", string(v))
-	}, classify: classifyIBM},
+		return NewRequest(base+"/up/produce/"+topic, "application/json", string(b))
+	}, Classify: ClassifySimple},
+	{Name: "ibm_event_streams", Topic: "ibm", Request: func(base, topic string, v []byte) *http.Request {
+		return NewRequest(base+"/ibm/topics/"+topic+"/records", "text/plain", string(v))
+	}, Classify: ClassifyIBM},
 }
 
-// site is a site block serving every dialect of allDialects with the given
+// Site is a site block serving every dialect of AllDialects with the given
 // extra kafka_rest subdirectives (e.g. "timeout 2s").
-func site(extra string) string {
+func Site(extra string) string {
 	return fmt.Sprintf(`handle_path /wh/* {
 		kafka_rest webhook {
 			topic {topic.wh}
@@ -104,16 +105,16 @@ func site(extra string) string {
 	}`, extra)
 }
 
-// topicsOf are the topics of dialects, 3 partitions each.
-func topicsOf(ds []dialect) map[string]int32 {
+// TopicsOf are the topics of dialects, 3 partitions each.
+func TopicsOf(ds []Dialect) map[string]int32 {
 	m := map[string]int32{}
 	for _, d := range ds {
-		m[d.topic] = 3
+		m[d.Topic] = 3
 	}
 	return m
 }
 
-func newReq(url, contentType, body string) *http.Request {
+func NewRequest(url, contentType, body string) *http.Request {
 	req, err := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
 	if err != nil {
 		panic(err)
@@ -128,42 +129,44 @@ type simpleErr struct {
 	Status int    `json:"status"`
 }
 
-func classifySimple(resp *http.Response, body []byte) outcome {
+func ClassifySimple(resp *http.Response, body []byte) Outcome {
 	if resp.StatusCode == http.StatusOK {
-		return outOK
+		return OK
 	}
 	var e simpleErr
 	if json.Unmarshal(body, &e) != nil || e.Status != resp.StatusCode || e.Error == "" {
-		return outOther
+		return Other
 	}
-	return unavailableOrOverload(resp, http.StatusGatewayTimeout, http.StatusServiceUnavailable, http.StatusServiceUnavailable)
+	return unavailableOrOverload(resp, body, http.StatusGatewayTimeout, http.StatusServiceUnavailable, http.StatusServiceUnavailable)
 }
 
 // unavailableOrOverload classifies an error status: overload must carry
-// Retry-After; the timeout and unavailable answers must not.
-func unavailableOrOverload(resp *http.Response, timeout, unavailable, overload int) outcome {
+// Retry-After; the timeout and unavailable answers may (Result.RetryAfter
+// tells, for the tests that require it). Where overload and unavailable
+// share a status, the message tells them apart.
+func unavailableOrOverload(resp *http.Response, body []byte, timeout, unavailable, overload int) Outcome {
 	ra := resp.Header.Get("Retry-After") != ""
-	switch {
-	case resp.StatusCode == overload && ra:
-		return outOverload
-	case (resp.StatusCode == timeout || resp.StatusCode == unavailable) && !ra:
-		return outUnavailable
+	if resp.StatusCode == overload && ra && (overload != unavailable || bytes.Contains(body, []byte("overloaded"))) {
+		return Overload
 	}
-	return outOther
+	if resp.StatusCode == timeout || resp.StatusCode == unavailable {
+		return Unavailable
+	}
+	return Other
 }
 
-func classifyIBM(resp *http.Response, body []byte) outcome {
+func ClassifyIBM(resp *http.Response, body []byte) Outcome {
 	if resp.StatusCode == http.StatusOK {
-		return outOK
+		return OK
 	}
 	var e struct {
 		ErrorCode int    `json:"error_code"`
 		Message   string `json:"message"`
 	}
 	if json.Unmarshal(body, &e) != nil || e.ErrorCode != resp.StatusCode || e.Message == "" {
-		return outOther
+		return Other
 	}
-	return unavailableOrOverload(resp, http.StatusRequestTimeout, http.StatusServiceUnavailable, http.StatusServiceUnavailable)
+	return unavailableOrOverload(resp, body, http.StatusRequestTimeout, http.StatusServiceUnavailable, http.StatusServiceUnavailable)
 }
 
 // confluentErr is the error envelope of both Confluent dialects.
@@ -172,38 +175,38 @@ type confluentErr struct {
 	Message   string `json:"message"`
 }
 
-func classifyConfluentErr(resp *http.Response, body []byte, overloadCode int) outcome {
+func classifyConfluentErr(resp *http.Response, body []byte, overloadCode int) Outcome {
 	var e confluentErr
 	if json.Unmarshal(body, &e) != nil || e.Message == "" {
-		return outOther
+		return Other
 	}
 	switch {
 	case resp.StatusCode == http.StatusTooManyRequests && e.ErrorCode == overloadCode && resp.Header.Get("Retry-After") != "":
-		return outOverload
+		return Overload
 	case resp.StatusCode == http.StatusInternalServerError && e.ErrorCode == 50003:
-		return outUnavailable
+		return Unavailable
 	}
-	return outOther
+	return Other
 }
 
-func classifyV3(resp *http.Response, body []byte) outcome {
+func ClassifyV3(resp *http.Response, body []byte) Outcome {
 	if resp.StatusCode != http.StatusOK {
 		return classifyConfluentErr(resp, body, http.StatusTooManyRequests)
 	}
 	var rep confluentErr
 	if json.Unmarshal(body, &rep) != nil {
-		return outOther
+		return Other
 	}
 	switch rep.ErrorCode {
 	case 200:
-		return outOK
+		return OK
 	case 50003:
-		return outUnavailable
+		return Unavailable
 	}
-	return outOther
+	return Other
 }
 
-func classifyV2(resp *http.Response, body []byte) outcome {
+func ClassifyV2(resp *http.Response, body []byte) Outcome {
 	if resp.StatusCode != http.StatusOK {
 		return classifyConfluentErr(resp, body, 42901)
 	}
@@ -213,35 +216,37 @@ func classifyV2(resp *http.Response, body []byte) outcome {
 		} `json:"offsets"`
 	}
 	if json.Unmarshal(body, &ans) != nil || len(ans.Offsets) != 1 {
-		return outOther
+		return Other
 	}
 	switch ec := ans.Offsets[0].ErrorCode; {
 	case ec == nil:
-		return outOK
+		return OK
 	case *ec == 50003:
-		return outUnavailable
+		return Unavailable
 	}
-	return outOther
+	return Other
 }
 
-// result is one request of a load run.
-type result struct {
-	dialect string
-	id      string
-	outcome outcome
-	status  int
-	body    string
-	err     error
-	start   time.Time
-	took    time.Duration
+// Result is one request of a Load run.
+type Result struct {
+	Dialect string
+	ID      string
+	Outcome Outcome
+	Status  int
+	Body    string
+	Err     error
+	Start   time.Time
+	Took    time.Duration
+	// RetryAfter is whether the answer had a Retry-After header.
+	RetryAfter bool
 }
 
-// load sends produce requests from several writers per dialect until
-// stopped, recording every result.
-type load struct {
+// Load sends produce requests from several writers per dialect until
+// stopped, recording every Result.
+type Load struct {
 	t       *testing.T
 	base    string
-	topic   func(string) string
+	Topic   func(string) string
 	client  *http.Client
 	pad     int           // bytes of padding after the id in each value
 	pace    time.Duration // pause between a writer's requests
@@ -249,22 +254,24 @@ type load struct {
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
 	mu      sync.Mutex
-	results []result
-	sent    atomic.Int64 // body bytes sent
+	results []Result
+	Sent    atomic.Int64 // body bytes sent
 }
 
-func startLoad(t *testing.T, base string, topic func(string) string, ds []dialect, writers int, client *http.Client, pad int, pace time.Duration) *load {
-	l := &load{t: t, base: base, topic: topic, client: client, pad: pad, pace: pace}
+// StartLoad starts writers goroutines per dialect of ds, each sending one
+// request after another (pausing pace between them) until Stop.
+func StartLoad(t *testing.T, base string, topic func(string) string, ds []Dialect, writers int, client *http.Client, pad int, pace time.Duration) *Load {
+	l := &Load{t: t, base: base, Topic: topic, client: client, pad: pad, pace: pace}
 	l.ctx, l.cancel = context.WithCancel(context.Background())
-	run := runID()
+	run := RunID()
 	for _, d := range ds {
 		for w := 0; w < writers; w++ {
 			l.wg.Add(1)
 			go func() {
 				defer l.wg.Done()
 				for i := 0; l.ctx.Err() == nil; i++ {
-					id := fmt.Sprintf("%s-%s-w%d-%d", run, d.topic, w, i)
-					l.add(l.one(d, id))
+					id := fmt.Sprintf("%s-%s-w%d-%d", run, d.Topic, w, i)
+					l.Add(l.One(d, id))
 					if l.pace > 0 {
 						select {
 						case <-time.After(l.pace):
@@ -275,69 +282,73 @@ func startLoad(t *testing.T, base string, topic func(string) string, ds []dialec
 			}()
 		}
 	}
-	t.Cleanup(l.stop)
+	t.Cleanup(l.Stop)
 	return l
 }
 
-// one sends one request carrying id.
-func (l *load) one(d dialect, id string) result {
-	return send(l.client, d, l.base, l.topic(d.topic), id, l.pad, &l.sent)
+// One sends one request carrying id.
+func (l *Load) One(d Dialect, id string) Result {
+	return Send(l.client, d, l.base, l.Topic(d.Topic), id, l.pad, &l.Sent)
 }
 
-func send(client *http.Client, d dialect, base, topic, id string, pad int, sent *atomic.Int64) result {
+// Send sends one request of dialect d carrying id, padded with pad bytes,
+// and classifies its answer. sent, if not nil, counts the body bytes.
+func Send(client *http.Client, d Dialect, base, topic, id string, pad int, sent *atomic.Int64) Result {
 	value := []byte(id + "|" + strings.Repeat("x", pad))
-	req := d.request(base, topic, value)
+	req := d.Request(base, topic, value)
 	if sent != nil {
 		sent.Add(req.ContentLength)
 	}
-	r := result{dialect: d.name, id: id, start: time.Now()}
+	r := Result{Dialect: d.Name, ID: id, Start: time.Now()}
 	resp, err := client.Do(req)
 	if err == nil {
 		var b []byte
 		b, err = io.ReadAll(resp.Body)
 		resp.Body.Close()
-		r.status, r.body = resp.StatusCode, string(b)
+		r.Status, r.Body = resp.StatusCode, string(b)
+		r.RetryAfter = resp.Header.Get("Retry-After") != ""
 		if err == nil {
-			r.outcome = d.classify(resp, b)
+			r.Outcome = d.Classify(resp, b)
 		}
 	}
-	r.took = time.Since(r.start)
+	r.Took = time.Since(r.Start)
 	if err != nil {
-		r.outcome, r.err = outError, err
+		r.Outcome, r.Err = NoAnswer, err
 	}
 	return r
 }
 
-func (l *load) add(r result) {
+// Add records a result.
+func (l *Load) Add(r Result) {
 	l.mu.Lock()
 	l.results = append(l.results, r)
 	l.mu.Unlock()
 }
 
-// stop ends the load and waits for its writers.
-func (l *load) stop() {
+// Stop ends the Load and waits for its writers.
+func (l *Load) Stop() {
 	l.cancel()
 	l.wg.Wait()
 }
 
-// snapshot returns the results so far.
-func (l *load) snapshot() []result {
+// Snapshot returns the results so far.
+func (l *Load) Snapshot() []Result {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return append([]result(nil), l.results...)
+	return append([]Result(nil), l.results...)
 }
 
-// waitOK waits until every dialect has had an acknowledged request that
+// WaitOK waits until every dialect has had an acknowledged request that
 // started after since, and returns when each did.
-func (l *load) waitOK(t *testing.T, ds []dialect, since time.Time, max time.Duration) map[string]time.Time {
+func (l *Load) WaitOK(t *testing.T, ds []Dialect, since time.Time, max time.Duration) map[string]time.Time {
 	t.Helper()
 	deadline := time.Now().Add(max)
 	for {
 		first := map[string]time.Time{}
-		for _, r := range l.snapshot() {
-			if r.outcome == outOK && !r.start.Before(since) {
-				if f, ok := first[r.dialect]; !ok || r.start.Before(f) {
-					first[r.dialect] = r.start
+		for _, r := range l.Snapshot() {
+			if r.Outcome == OK && !r.Start.Before(since) {
+				if f, ok := first[r.Dialect]; !ok || r.Start.Before(f) {
+					first[r.Dialect] = r.Start
 				}
 			}
 		}
@@ -351,14 +362,14 @@ func (l *load) waitOK(t *testing.T, ds []dialect, since time.Time, max time.Dura
 	}
 }
 
-// tally counts results by dialect and outcome.
-func tally(rs []result) string {
-	counts := map[string]map[outcome]int{}
+// Tally counts results by Dialect and Outcome.
+func Tally(rs []Result) string {
+	counts := map[string]map[Outcome]int{}
 	for _, r := range rs {
-		if counts[r.dialect] == nil {
-			counts[r.dialect] = map[outcome]int{}
+		if counts[r.Dialect] == nil {
+			counts[r.Dialect] = map[Outcome]int{}
 		}
-		counts[r.dialect][r.outcome]++
+		counts[r.Dialect][r.Outcome]++
 	}
 	var names []string
 	for n := range counts {
@@ -368,7 +379,7 @@ func tally(rs []result) string {
 	var b strings.Builder
 	for _, n := range names {
 		fmt.Fprintf(&b, "%s:", n)
-		for o := outOK; o <= outError; o++ {
+		for o := OK; o <= NoAnswer; o++ {
 			if c := counts[n][o]; c > 0 {
 				fmt.Fprintf(&b, " %s=%d", o, c)
 			}
@@ -378,10 +389,10 @@ func tally(rs []result) string {
 	return b.String()
 }
 
-// readBack reads every record of topic once the topic's end offsets have
+// ReadBack reads every record of topic once the topic's end offsets have
 // stopped moving (records the gateway still buffers land first), and counts
 // them by id (the value up to '|').
-func readBack(t testing.TB, brokers []string, topic string) map[string]int {
+func ReadBack(t testing.TB, brokers []string, topic string) map[string]int {
 	t.Helper()
 	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
 	if err != nil {
@@ -447,35 +458,35 @@ func readBack(t testing.TB, brokers []string, topic string) map[string]int {
 	return counts
 }
 
-// checkExactlyOnce checks the records read back against the answers: every
+// CheckExactlyOnce checks the records read back against the answers: every
 // acknowledged id exactly once, ids refused before producing never, and no
 // id twice or unknown. It returns how many records it checked.
-func checkExactlyOnce(t *testing.T, rs []result, brokers []string, topic func(string) string, ds []dialect, refusedMeansAbsent bool) int {
+func CheckExactlyOnce(t *testing.T, rs []Result, brokers []string, topic func(string) string, ds []Dialect, refusedMeansAbsent bool) int {
 	t.Helper()
 	checked := 0
 	for _, d := range ds {
-		seen := readBack(t, brokers, topic(d.topic))
-		sent := map[string]outcome{}
+		seen := ReadBack(t, brokers, topic(d.Topic))
+		sent := map[string]Outcome{}
 		for _, r := range rs {
-			if r.dialect == d.name {
-				sent[r.id] = r.outcome
+			if r.Dialect == d.Name {
+				sent[r.ID] = r.Outcome
 			}
 		}
 		acked, lost, dup, unknown, refusedWritten := 0, 0, 0, 0, 0
 		for id, o := range sent {
 			switch {
-			case o == outOK:
+			case o == OK:
 				acked++
 				if seen[id] != 1 {
 					lost++
 					if lost <= 3 {
-						t.Errorf("%s: acknowledged record %s is in Kafka %d times", d.name, id, seen[id])
+						t.Errorf("%s: acknowledged record %s is in Kafka %d times", d.Name, id, seen[id])
 					}
 				}
-			case o == outOverload && refusedMeansAbsent && seen[id] != 0:
+			case o == Overload && refusedMeansAbsent && seen[id] != 0:
 				refusedWritten++
 				if refusedWritten <= 3 {
-					t.Errorf("%s: record %s refused as overloaded is in Kafka %d times", d.name, id, seen[id])
+					t.Errorf("%s: record %s refused as overloaded is in Kafka %d times", d.Name, id, seen[id])
 				}
 			}
 		}
@@ -483,17 +494,17 @@ func checkExactlyOnce(t *testing.T, rs []result, brokers []string, topic func(st
 			if _, ok := sent[id]; !ok {
 				unknown++
 				if unknown <= 3 {
-					t.Errorf("%s: record %q in Kafka was never sent", d.name, id)
+					t.Errorf("%s: record %q in Kafka was never sent", d.Name, id)
 				}
-			} else if n > 1 && sent[id] != outOK {
+			} else if n > 1 && sent[id] != OK {
 				dup++
 				if dup <= 3 {
-					t.Errorf("%s: record %s (answered %v) is in Kafka %d times", d.name, id, sent[id], n)
+					t.Errorf("%s: record %s (answered %v) is in Kafka %d times", d.Name, id, sent[id], n)
 				}
 			}
 			checked += n
 		}
-		t.Logf("%s: %d sent, %d acknowledged, %d in Kafka", d.name, len(sent), acked, len(seen))
+		t.Logf("%s: %d sent, %d acknowledged, %d in Kafka", d.Name, len(sent), acked, len(seen))
 	}
 	return checked
 }
@@ -504,24 +515,24 @@ var leakPatterns = []string{"127.0.0.1", "localhost", "[::1]", "dial tcp", "conn
 	"i/o timeout", "broken pipe", "EOF", "goroutine ", "panic", ".go:", "/root/", "/home/", "/tmp/", "franz", "kgo",
 	"context deadline", "context canceled", "runtime error"}
 
-// checkNoLeak fails the test when an error answer shows internals.
-func checkNoLeak(t *testing.T, rs []result, brokers []string) int {
+// CheckNoLeak fails the test when an error answer shows internals.
+func CheckNoLeak(t *testing.T, rs []Result, brokers []string) int {
 	t.Helper()
 	checked := 0
 	for _, r := range rs {
-		if r.outcome == outOK || r.outcome == outError {
+		if r.Outcome == OK || r.Outcome == NoAnswer {
 			continue
 		}
 		checked++
-		if p := leak(r.body, brokers); p != "" {
-			t.Errorf("%s answer %d shows internals (%q): %s", r.dialect, r.status, p, r.body)
+		if p := Leak(r.Body, brokers); p != "" {
+			t.Errorf("%s answer %d shows internals (%q): %s", r.Dialect, r.Status, p, r.Body)
 			return checked
 		}
 	}
 	return checked
 }
 
-func leak(body string, brokers []string) string {
+func Leak(body string, brokers []string) string {
 	for _, p := range append(append([]string(nil), leakPatterns...), brokers...) {
 		if p != "" && strings.Contains(body, p) {
 			return p
@@ -530,24 +541,24 @@ func leak(body string, brokers []string) string {
 	return ""
 }
 
-func runID() string {
+func RunID() string {
 	var b [4]byte
 	_, _ = rand.Read(b[:])
 	return hex.EncodeToString(b[:])
 }
 
-// heapSampler records the peak Go heap while running.
-type heapSampler struct {
+// HeapSampler records the peak Go heap while running.
+type HeapSampler struct {
 	base, peak atomic.Uint64
 	stop       chan struct{}
 	done       chan struct{}
 }
 
-func sampleHeap() *heapSampler {
+func SampleHeap() *HeapSampler {
 	runtime.GC()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
-	h := &heapSampler{stop: make(chan struct{}), done: make(chan struct{})}
+	h := &HeapSampler{stop: make(chan struct{}), done: make(chan struct{})}
 	h.base.Store(ms.HeapAlloc)
 	h.peak.Store(ms.HeapAlloc)
 	go func() {
@@ -570,20 +581,20 @@ func sampleHeap() *heapSampler {
 	return h
 }
 
-// end stops sampling and returns the baseline and the peak, in MiB.
-func (h *heapSampler) end() (base, peak float64) {
+// End stops sampling and returns the baseline and the peak, in MiB.
+func (h *HeapSampler) End() (base, peak float64) {
 	close(h.stop)
 	<-h.done
 	return float64(h.base.Load()) / (1 << 20), float64(h.peak.Load()) / (1 << 20)
 }
 
-// gatewayOptions serve every dialect of ds with site(extra).
-func gatewayOptions(ds []dialect, extra string) gatewaytest.Options {
-	return gatewaytest.Options{Topics: topicsOf(ds), Site: site(extra)}
+// GatewayOptions serve every dialect of ds with Site(extra).
+func GatewayOptions(ds []Dialect, extra string) gatewaytest.Options {
+	return gatewaytest.Options{Topics: TopicsOf(ds), Site: Site(extra)}
 }
 
-// liveHeap is the Go heap after a collection, in MiB.
-func liveHeap() float64 {
+// LiveHeap is the Go heap after a collection, in MiB.
+func LiveHeap() float64 {
 	runtime.GC()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)

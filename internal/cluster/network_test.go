@@ -1,0 +1,107 @@
+package cluster_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	toxiproxy "github.com/Shopify/toxiproxy/v2"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
+)
+
+// proxies are toxiproxy's TCP proxies, in-process, one in front of each
+// broker's PROXIED listener, on the addresses the brokers advertise for it:
+// a client bootstrapped there stays behind the proxies.
+type proxies []*toxiproxy.Proxy
+
+func startProxies(t *testing.T, e *env) proxies {
+	t.Helper()
+	srv := toxiproxy.NewServer(toxiproxy.NewMetricsContainer(prometheus.NewRegistry()), zerolog.Nop())
+	var ps proxies
+	for i := range e.proxy {
+		p := toxiproxy.NewProxy(srv, fmt.Sprintf("kafka%d", i+1), e.proxy[i], e.proxied[i])
+		if err := p.Start(); err != nil {
+			t.Fatalf("proxy %s -> %s: %v", e.proxy[i], e.proxied[i], err)
+		}
+		t.Cleanup(p.Stop)
+		ps = append(ps, p)
+	}
+	return ps
+}
+
+// add adds a toxic, in both directions, to the proxies of the given nodes
+// (1-based; none = all).
+func (ps proxies) add(t *testing.T, typ string, attrs string, nodes ...int) {
+	t.Helper()
+	if len(nodes) == 0 {
+		nodes = []int{1, 2, 3}
+	}
+	for _, n := range nodes {
+		for _, stream := range []string{"upstream", "downstream"} {
+			js := fmt.Sprintf(`{"name":%q,"type":%q,"stream":%q,"toxicity":1,"attributes":{%s}}`, typ+"-"+stream, typ, stream, attrs)
+			if _, err := ps[n-1].Toxics.AddToxicJson(strings.NewReader(js)); err != nil {
+				t.Fatalf("adding toxic %s: %v", js, err)
+			}
+		}
+	}
+}
+
+func (ps proxies) clear(t *testing.T) {
+	t.Helper()
+	for _, p := range ps {
+		p.Toxics.ResetToxics(context.Background())
+	}
+}
+
+// TestNetworkFaults runs the gateway through a fault-injecting proxy in
+// front of every broker and, under load, adds 200ms of latency each way,
+// then a storm of connection resets, then makes one broker accept TCP and
+// never answer. Through all of it every request is answered within the
+// route's timeout (2xx, or the dialect's unavailable answer with
+// Retry-After), never hangs, and the gateway produces again by itself once
+// the fault is gone, without a reload. Every 2xx record is in Kafka
+// exactly once.
+func TestNetworkFaults(t *testing.T) {
+	e := clusterEnv(t)
+	ps := startProxies(t, e)
+	a := auth{name: "through toxiproxy", brokers: e.proxy}
+	r := startRun(t, e, a, e.allowed, 0, "")
+	t.Cleanup(func() { ps.clear(t) })
+
+	phase := func(name string, hold time.Duration, inject func()) {
+		l := r.current()
+		before := len(l.Snapshot())
+		start := time.Now()
+		inject()
+		time.Sleep(hold)
+		ps.clear(t)
+		cleared := time.Now()
+		back := r.recovered(t, cleared)
+		rs := l.Snapshot()[before:]
+		rep := checkAnswers(t, rs, routeTimeout, false)
+		var slow time.Duration
+		var n int
+		for _, res := range rs {
+			if res.Start.After(start) && res.Start.Before(cleared) {
+				slow += res.Took
+				n++
+			}
+		}
+		mean := time.Duration(0)
+		if n > 0 {
+			mean = slow / time.Duration(n)
+		}
+		t.Logf("%s for %v: %s; mean answer during the fault %v; every dialect 2xx again %v after the fault was removed",
+			name, hold, rep, mean.Round(time.Millisecond), back.Round(time.Millisecond))
+		r.load(t) // a fresh load for the next phase, on the same gateway
+	}
+	time.Sleep(2 * time.Second)
+	phase("200ms latency each way on every broker", 10*time.Second, func() { ps.add(t, "latency", `"latency":200`) })
+	phase("connection-reset storm on every broker", 8*time.Second, func() { ps.add(t, "reset_peer", `"timeout":0`) })
+	phase("broker 1 accepts TCP and never answers", 15*time.Second, func() { ps.add(t, "timeout", `"timeout":0`, 1) })
+	time.Sleep(time.Second)
+	r.finish(t, false)
+}

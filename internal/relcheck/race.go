@@ -1,0 +1,5 @@
+//go:build race
+
+package relcheck
+
+func init() { RaceEnabled = true }
