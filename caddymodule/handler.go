@@ -263,10 +263,6 @@ const streamBatch = 500
 // dialect's per-batch reports.
 func (h *Handler) serveStream(w http.ResponseWriter, r *http.Request, s dialects.Stream) {
 	defer s.Close()
-	if h.idem != nil && len(r.Header[idempotencyHeader]) > 0 {
-		h.fail(w, r, errIdemStream, 0)
-		return
-	}
 	maxBatch := min(streamBatch, h.MaxRecords)
 	outcome := producer.ClassOK
 	for started := false; ; started = true {
@@ -280,6 +276,12 @@ func (h *Handler) serveStream(w http.ResponseWriter, r *http.Request, s dialects
 				return
 			}
 			break
+		}
+		if !started && h.idem != nil && len(r.Header[idempotencyHeader]) > 0 {
+			// Refused once a record is read, not before: a client still
+			// sending would see its connection reset instead of the answer.
+			h.fail(w, r, errIdemStream, 0)
+			return
 		}
 		start := time.Now()
 		results, perr := h.produce(r, batch)

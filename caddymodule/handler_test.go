@@ -106,12 +106,14 @@ func TestReloadUnderLoadDropsNothing(t *testing.T) {
 				// server did process would show up below as a duplicate.
 				var resp *http.Response
 				var err error
-				for try := 0; try < 3; try++ {
+				for try := 0; try < 5; try++ {
 					resp, err = http.Post(g.URL+"/", "text/plain", strings.NewReader(id))
 					if err == nil {
 						break
 					}
 					retries.Add(1)
+					// Back off past the handover, as a client would.
+					time.Sleep(time.Duration(try+1) * 20 * time.Millisecond)
 				}
 				if err != nil || resp.StatusCode != 200 {
 					if failures.Add(1) <= 3 {
