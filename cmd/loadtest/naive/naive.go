@@ -50,7 +50,8 @@ func (Handler) CaddyModule() caddy.ModuleInfo {
 }
 
 // Provision creates the franz-go client with the gateway's default producer
-// settings (acks all, idempotent, snappy, 5ms linger, 10,000 records).
+// settings (acks all, idempotent, snappy, 10,000 records); ProduceSync
+// un-lingers what it produced, so the 5ms linger never delays it.
 func (h *Handler) Provision(caddy.Context) error {
 	kc, err := kgo.NewClient(
 		kgo.SeedBrokers(h.Brokers...),
