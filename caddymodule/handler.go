@@ -5,9 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"math"
 	"net/http"
 	"path"
+	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -76,16 +80,19 @@ type Handler struct {
 	// and writes nothing. Default: on, with IdempotencyConfig's defaults.
 	Idempotency *IdempotencyConfig `json:"idempotency,omitempty"`
 
-	dialect  dialects.Dialect
-	server   dialects.Server
-	client   *pooledClient
-	globs    []topicGlob
-	limits   dialects.Limits
-	logger   *zap.Logger
-	cluster  string
-	dialName string
-	metrics  *handlerMetrics
-	idem     *idempotency // nil when disabled
+	dialect    dialects.Dialect
+	streamer   dialects.Streamer   // nil when the dialect does not stream
+	discoverer dialects.Discoverer // nil when it has no metadata endpoints
+	consumer   dialects.Consumer   // nil when it has no read endpoints
+	client     *pooledClient
+	globs      []topicGlob
+	route      dialects.Route
+	kafkaID    *atomic.Pointer[string] // the Kafka cluster ID, once looked up
+	logger     *zap.Logger
+	cluster    string
+	dialName   string
+	metrics    *handlerMetrics
+	idem       *idempotencySupport // nil when disabled
 }
 
 type topicGlob struct {
@@ -112,7 +119,9 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		return fmt.Errorf("loading dialect: %w", err)
 	}
 	h.dialect = mod.(dialects.Dialect)
-	h.server, _ = mod.(dialects.Server)
+	h.streamer, _ = mod.(dialects.Streamer)
+	h.discoverer, _ = mod.(dialects.Discoverer)
+	h.consumer, _ = mod.(dialects.Consumer)
 	h.dialName = string(mod.(caddy.Module).CaddyModule().ID.Name())
 
 	h.cluster = h.Cluster
@@ -136,7 +145,8 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if h.MaxRecords == 0 {
 		h.MaxRecords = defaultMaxRecords
 	}
-	h.limits = dialects.Limits{MaxBody: h.MaxBody, MaxRecords: h.MaxRecords}
+	h.kafkaID = new(atomic.Pointer[string])
+	h.route = dialects.Route{MaxBody: h.MaxBody, MaxRecords: h.MaxRecords, ClusterID: h.clusterID, CheckTopic: h.checkTopic}
 	if err := h.provisionIdempotency(); err != nil {
 		return err
 	}
@@ -166,20 +176,42 @@ func (h *Handler) Validate() error {
 	return nil
 }
 
-// ServeHTTP implements caddyhttp.MiddlewareHandler.
+// ServeHTTP implements caddyhttp.MiddlewareHandler. It offers the request to
+// the dialect's read-only capabilities, then to its Streamer, then to Decode,
+// and passes to the next handler a request none of them claims.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
 	h.client.requests.Add(1)
 	defer h.client.requests.Add(-1)
-	if h.server != nil {
-		k := &requestKafka{h: h, r: r}
-		handled, err := h.server.Serve(k.obs.watch(w), r, k)
-		if handled || err != nil {
-			h.metrics.served(&k.obs, err)
-			return err
+	if h.discoverer != nil {
+		if err := h.discoverer.Discover(w, r, (*lender)(h)); !errors.Is(err, dialects.ErrNotHandled) {
+			h.answered(w, r, err)
+			return nil
 		}
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, h.MaxBody)
-	req, err := h.dialect.Decode(r, h.limits)
+	if h.consumer != nil {
+		if err := h.consumer.Consume(w, r, (*lender)(h)); !errors.Is(err, dialects.ErrNotHandled) {
+			h.answered(w, r, err)
+			return nil
+		}
+	}
+	if h.streamer != nil {
+		s, err := h.streamer.Stream(w, r, h.route)
+		if err != nil {
+			h.fail(w, r, err, 0)
+			return nil
+		}
+		if s != nil {
+			h.serveStream(w, r, s)
+			return nil
+		}
+	}
+	if r.ContentLength > h.MaxBody {
+		// Refused without reading a byte: the declared length is over.
+		r.Body = overLimit{r.Body, h.MaxBody}
+	} else {
+		r.Body = http.MaxBytesReader(w, r.Body, h.MaxBody)
+	}
+	req, err := h.dialect.Decode(r, h.route)
 	if errors.Is(err, dialects.ErrNotHandled) {
 		return next.ServeHTTP(w, r)
 	}
@@ -202,6 +234,103 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	return nil
 }
 
+// overLimit is the body of a request whose declared length is over max_body:
+// its first read fails as http.MaxBytesReader's would once past the limit.
+type overLimit struct {
+	io.ReadCloser
+	limit int64
+}
+
+func (b overLimit) Read([]byte) (int, error) { return 0, &http.MaxBytesError{Limit: b.limit} }
+
+// streamBatch is the most records of a stream produced in one call: a client
+// sending in lockstep gets batches of one, a flood large ones.
+const streamBatch = 500
+
+// serveStream drives a streaming request: each batch the dialect reads goes
+// through the same policy as a one-shot request, and its results back to the
+// dialect to write. The first batch decides the status: refused whole, it is
+// answered as a one-shot request would be; after it, failures are the
+// dialect's per-batch reports.
+func (h *Handler) serveStream(w http.ResponseWriter, r *http.Request, s dialects.Stream) {
+	defer s.Close()
+	if h.idem != nil && len(r.Header[idempotencyHeader]) > 0 {
+		h.fail(w, r, errIdemStream, 0)
+		return
+	}
+	maxBatch := min(streamBatch, h.MaxRecords)
+	outcome := producer.ClassOK
+	for started := false; ; started = true {
+		batch, err := s.Next(r.Context(), maxBatch)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			if !started {
+				h.fail(w, r, err, 0)
+				return
+			}
+			break
+		}
+		start := time.Now()
+		results, perr := h.produce(r, batch)
+		c := producer.ClassOK
+		if perr != nil {
+			if !started {
+				h.fail(w, r, perr, len(batch.Records))
+				return
+			}
+			c = dialects.ErrorOf(perr).Class
+			h.metrics.refused(c, len(batch.Records))
+		} else {
+			c = h.metrics.produced(start, results)
+		}
+		if outcome == producer.ClassOK {
+			outcome = c
+		}
+		h.annotate(r, batch.Records, outcome)
+		if err := s.Write(batch, results, perr); err != nil {
+			break
+		}
+	}
+	h.metrics.request(outcome)
+}
+
+// answered records the outcome of a read-only request: nil once the
+// dialect answered it, else an error to answer in its format.
+func (h *Handler) answered(w http.ResponseWriter, r *http.Request, err error) {
+	if err != nil {
+		h.fail(w, r, err, 0)
+		return
+	}
+	h.metrics.request(producer.ClassOK)
+	h.annotate(r, nil, producer.ClassOK)
+}
+
+// withTimeout bounds ctx by the handler's timeout, if any.
+func (h *Handler) withTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
+	if h.Timeout > 0 {
+		return context.WithTimeout(ctx, time.Duration(h.Timeout))
+	}
+	return ctx, func() {}
+}
+
+// checkTopic refuses a topic the allow-list does not allow or Kafka does not
+// have.
+func (h *Handler) checkTopic(r *http.Request, topic string) error {
+	ctx, cancel := h.withTimeout(r.Context())
+	defer cancel()
+	return h.topicExists(ctx, r, topic)
+}
+
+func (h *Handler) topicExists(ctx context.Context, r *http.Request, topic string) error {
+	if !h.allowed(r.Context(), topic) {
+		return dialects.ErrTopicNotAllowed
+	}
+	_, err := h.client.Partitions(ctx, topic)
+	return err
+}
+
 // produce applies the handler's policy to req and produces it. An error means
 // nothing was produced.
 func (h *Handler) produce(r *http.Request, req *dialects.Request) ([]producer.Result, error) {
@@ -209,75 +338,105 @@ func (h *Handler) produce(r *http.Request, req *dialects.Request) ([]producer.Re
 		return nil, &dialects.Error{Class: producer.ClassTooLarge,
 			Message: fmt.Sprintf("%s (limit %d)", dialects.ErrTooManyRecords.Message, h.MaxRecords), Err: dialects.ErrTooManyRecords}
 	}
-	ctx := r.Context()
-	if h.Timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, time.Duration(h.Timeout))
-		defer cancel()
-	}
+	ctx, cancel := h.withTimeout(r.Context())
+	defer cancel()
 
 	// Every topic is checked before anything is produced, so a refused
-	// request writes nothing. Requests almost always carry one topic:
-	// remember the last one checked instead of building a set.
-	var results []producer.Result // allocated at the first record refused on its own
-	refuse := func(i int, err error) {
-		if results == nil {
-			results = make([]producer.Result, len(req.Records))
-		}
-		results[i] = producer.Result{Partition: -1, Offset: -1, Err: err}
-	}
-	lastTopic := ""
+	// request writes nothing; that of a record that failed to decode too,
+	// so that a request to a topic that is missing or not allowed gets that
+	// answer, whatever its records. Requests almost always carry one
+	// topic: remember the last one checked instead of building a set.
+	var o outstanding
 	for i := range req.Records {
 		m := &req.Records[i]
-		if req.Errs != nil && req.Errs[i] != nil {
-			refuse(i, req.Errs[i])
-			continue
-		}
-		if m.Topic != lastTopic {
-			if !h.allowed(r, m.Topic) {
-				return nil, dialects.ErrTopicNotAllowed
-			}
-			if _, err := h.client.Partitions(ctx, m.Topic); err != nil {
+		if i == 0 || m.Topic != req.Records[i-1].Topic {
+			if err := h.topicExists(ctx, r, m.Topic); err != nil {
 				return nil, err
 			}
-			lastTopic = m.Topic
+		}
+		if req.Errs != nil && req.Errs[i] != nil {
+			o.refuse(len(req.Records), i, req.Errs[i])
+			continue
 		}
 		if m.Partition >= 0 {
 			if err := h.client.CheckPartition(ctx, m.Topic, m.Partition); err != nil {
 				if !req.PerRecord || producer.Classify(err) != producer.ClassUnknownPartition {
 					return nil, err
 				}
-				refuse(i, err)
+				o.refuse(len(req.Records), i, err)
 			}
 		}
 	}
+	o.collect(req.Records)
 	if h.idem != nil && len(r.Header[idempotencyHeader]) > 0 {
-		return h.produceIdempotent(ctx, r, req, results)
+		return h.produceIdempotent(ctx, r, req, o)
 	}
-	if results == nil {
-		return h.client.Produce(ctx, req.Records)
+	if len(o.todo) == 0 {
+		return o.refused, nil
 	}
-	// Some records were refused on their own: produce the rest and slot
-	// their results in.
-	var todo []producer.Message
-	var todoIdx []int
-	for i := range req.Records {
-		if results[i].Err == nil {
-			todo, todoIdx = append(todo, req.Records[i]), append(todoIdx, i)
-		}
-	}
-	produced, err := h.client.Produce(ctx, todo)
+	produced, err := h.client.Produce(ctx, o.todo)
 	if err != nil {
 		return nil, err
 	}
-	for j, i := range todoIdx {
-		results[i] = produced[j]
-	}
-	return results, nil
+	return o.merge(produced), nil
 }
 
-// allowed reports whether topic passes the allow-list for request r.
-func (h *Handler) allowed(r *http.Request, topic string) bool {
+// outstanding is what is left to produce of a request once the records
+// refused on their own are set aside: todo, which are the records at idx,
+// and the results of the refused ones. Without refusals, todo is every
+// record and refused and idx are nil.
+type outstanding struct {
+	refused []producer.Result // zero for the records to produce
+	todo    []producer.Message
+	idx     []int
+}
+
+// refuse sets record i of n aside with err as its result.
+func (o *outstanding) refuse(n, i int, err error) {
+	if o.refused == nil {
+		o.refused = make([]producer.Result, n)
+	}
+	o.refused[i] = producer.Result{Partition: -1, Offset: -1, Err: err}
+}
+
+// collect gathers the records left to produce.
+func (o *outstanding) collect(records []producer.Message) {
+	if o.refused == nil {
+		o.todo = records
+		return
+	}
+	for i := range records {
+		if o.refused[i].Err == nil {
+			o.todo, o.idx = append(o.todo, records[i]), append(o.idx, i)
+		}
+	}
+}
+
+// merge returns the results of every record, given those of todo.
+func (o *outstanding) merge(produced []producer.Result) []producer.Result {
+	if o.refused == nil {
+		return produced
+	}
+	out := slices.Clone(o.refused)
+	for j, i := range o.idx {
+		out[i] = produced[j]
+	}
+	return out
+}
+
+// timedOut is the answer when the wait ended before Kafka answered: the
+// refused records keep their refusal, the others time out.
+func (o *outstanding) timedOut() []producer.Result {
+	produced := make([]producer.Result, len(o.todo))
+	for i := range produced {
+		produced[i] = producer.Result{Partition: -1, Offset: -1, Err: producer.ErrTimeout}
+	}
+	return o.merge(produced)
+}
+
+// allowed reports whether topic passes the allow-list for the request whose
+// context (and placeholders) ctx is.
+func (h *Handler) allowed(ctx context.Context, topic string) bool {
 	if len(h.globs) == 0 {
 		return topic != ""
 	}
@@ -285,7 +444,7 @@ func (h *Handler) allowed(r *http.Request, topic string) bool {
 		pattern := g.pattern
 		if g.dynamic {
 			var ok bool
-			if pattern, ok = expandGlob(r, pattern); !ok {
+			if pattern, ok = expandGlob(ctx, pattern); !ok {
 				continue
 			}
 		}
@@ -301,8 +460,8 @@ var errEmptyPlaceholder = errors.New("empty placeholder")
 // expandGlob expands a glob's placeholders with glob metacharacters in their
 // values escaped, so that a user named "*" gets no wildcard. A placeholder
 // that is empty or unknown makes the glob match nothing.
-func expandGlob(r *http.Request, pattern string) (string, bool) {
-	repl, ok := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
+func expandGlob(ctx context.Context, pattern string) (string, bool) {
+	repl, ok := ctx.Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
 	if !ok {
 		return "", false
 	}
@@ -404,50 +563,62 @@ func (ri *requestInfo) MarshalLogObject(enc zapcore.ObjectEncoder) error {
 	return nil
 }
 
-// requestKafka is the handler's cluster and policy, bound to one request, as
-// lent to a dialects.Server.
-type requestKafka struct {
-	h   *Handler
-	r   *http.Request
-	obs requestObs
-}
+// lender is the handler as lent to a dialect's read-only capabilities: its
+// cluster under its policy. The allow-list's placeholders are those of the
+// request whose context a call is given, so lending allocates nothing.
+type lender Handler
 
-func (k *requestKafka) Produce(ctx context.Context, req *dialects.Request) ([]producer.Result, error) {
-	start := time.Now()
-	results, err := k.h.produce(k.r.WithContext(ctx), req)
-	outcome := k.obs.produced(k.h.metrics, start, len(req.Records), results, err)
-	k.h.annotate(k.r, req.Records, outcome)
-	return results, err
-}
+func (l *lender) ClusterID(ctx context.Context) (string, error) { return (*Handler)(l).clusterID(ctx) }
 
-func (k *requestKafka) Allowed(topic string) bool { return k.h.allowed(k.r, topic) }
-
-func (k *requestKafka) Describe(ctx context.Context, topics ...string) (producer.ClusterInfo, error) {
+func (l *lender) Describe(ctx context.Context, topics ...string) (producer.ClusterInfo, error) {
+	h := (*Handler)(l)
 	for _, t := range topics {
-		if !k.h.allowed(k.r, t) {
+		if !h.allowed(ctx, t) {
 			return producer.ClusterInfo{}, dialects.ErrTopicNotAllowed
 		}
 	}
-	info, err := k.h.client.Describe(ctx, topics...)
+	tctx, cancel := h.withTimeout(ctx)
+	defer cancel()
+	info, err := h.client.Describe(tctx, topics...)
 	if err != nil {
 		return info, err
 	}
-	kept := info.Topics[:0]
-	for _, t := range info.Topics {
-		if k.h.allowed(k.r, t.Name) {
-			kept = append(kept, t)
-		}
-	}
-	info.Topics = kept
+	info.Topics = slices.DeleteFunc(info.Topics, func(t producer.TopicInfo) bool { return !h.allowed(ctx, t.Name) })
 	return info, nil
 }
 
-func (k *requestKafka) Limits() dialects.Limits { return k.h.limits }
+func (l *lender) Fetch(ctx context.Context, topic string, partition int32, offset int64, maxRecords int, maxBytes int32) ([]producer.FetchedRecord, error) {
+	h := (*Handler)(l)
+	if !h.allowed(ctx, topic) {
+		return nil, dialects.ErrTopicNotAllowed
+	}
+	ctx, cancel := h.withTimeout(ctx)
+	defer cancel()
+	maxRecords = min(maxRecords, h.MaxRecords)
+	maxBytes = int32(min(int64(maxBytes), h.MaxBody, math.MaxInt32))
+	return h.client.Fetch(ctx, topic, partition, offset, maxRecords, maxBytes)
+}
+
+// clusterID is the Kafka cluster's ID, looked up once.
+func (h *Handler) clusterID(ctx context.Context) (string, error) {
+	if id := h.kafkaID.Load(); id != nil {
+		return *id, nil
+	}
+	ctx, cancel := h.withTimeout(ctx)
+	defer cancel()
+	info, err := h.client.Describe(ctx)
+	if err != nil {
+		return "", err
+	}
+	h.kafkaID.Store(&info.ID)
+	return info.ID, nil
+}
 
 // Interface guards
 var (
 	_ caddy.Provisioner           = (*Handler)(nil)
 	_ caddy.Validator             = (*Handler)(nil)
 	_ caddyhttp.MiddlewareHandler = (*Handler)(nil)
-	_ dialects.Kafka              = (*requestKafka)(nil)
+	_ dialects.Describer          = (*lender)(nil)
+	_ dialects.Fetcher            = (*lender)(nil)
 )

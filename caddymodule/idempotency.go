@@ -2,22 +2,18 @@ package caddymodule
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/binary"
+	"errors"
 	"fmt"
-	"hash"
-	"io"
-	"math"
 	"net/http"
+	"slices"
 	"strconv"
-	"strings"
-	"sync"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 
 	"github.com/caddy-kafka/caddy-kafka/dialects"
+	"github.com/caddy-kafka/caddy-kafka/internal/idempotency"
 	"github.com/caddy-kafka/caddy-kafka/producer"
 )
 
@@ -25,12 +21,6 @@ import (
 const (
 	defaultIdempotencyWindow  = time.Hour
 	defaultIdempotencyMaxKeys = 100000
-	// idempotencyRecordsPerKey bounds the results a store keeps, on
-	// average per key: a store holds at most this many times MaxKeys
-	// results, whatever the size of the requests.
-	idempotencyRecordsPerKey = 10
-	// maxIdempotencyKey is the longest key accepted, in bytes.
-	maxIdempotencyKey = 255
 )
 
 // idempotencyHeader is the request header, in canonical form
@@ -72,10 +62,10 @@ type IdempotencyConfig struct {
 	RecordHeader string `json:"record_header,omitempty"`
 }
 
-// idempotency is a handler's Idempotency-Key support: its store, shared with
+// idempotencySupport is a handler's Idempotency-Key support: its store, shared with
 // every handler of the same cluster and settings.
-type idempotency struct {
-	store   *idemStore
+type idempotencySupport struct {
+	store   *idempotency.Store
 	poolKey string
 	header  string
 }
@@ -108,12 +98,12 @@ func (h *Handler) provisionIdempotency() error {
 	}
 	key := "kafka.idempotency." + h.cluster + "." + window.String() + "." + strconv.Itoa(maxKeys)
 	val, _, err := idemStores.LoadOrNew(key, func() (caddy.Destructor, error) {
-		return newIdemStore(window, maxKeys), nil
+		return idempotency.NewStore(window, maxKeys), nil
 	})
 	if err != nil {
 		return fmt.Errorf("idempotency: %w", err)
 	}
-	h.idem = &idempotency{store: val.(*idemStore), poolKey: key, header: cfg.RecordHeader}
+	h.idem = &idempotencySupport{store: val.(*idempotency.Store), poolKey: key, header: cfg.RecordHeader}
 	return nil
 }
 
@@ -136,37 +126,36 @@ var (
 		Message: "Idempotency-Key cannot apply to a streamed request: send the body with a Content-Length"}
 	errIdemMany = &dialects.Error{Class: producer.ClassBadRequest, Message: "more than one Idempotency-Key"}
 	errIdemBad  = &dialects.Error{Class: producer.ClassBadRequest,
-		Message: fmt.Sprintf("Idempotency-Key must be 1 to %d characters", maxIdempotencyKey)}
+		Message: fmt.Sprintf("Idempotency-Key must be 1 to %d characters", idempotency.MaxKeyLen)}
 )
 
-// produceIdempotent produces req, whose records have passed the handler's
-// policy, at most once per Idempotency-Key: see IdempotencyConfig. refused
-// is nil, or holds the results of the records refused on their own (the
-// others are zero). ctx bounds the wait.
-func (h *Handler) produceIdempotent(ctx context.Context, r *http.Request, req *dialects.Request, refused []producer.Result) ([]producer.Result, error) {
-	if req.Streamed {
-		return nil, errIdemStream
-	}
-	key, err := idempotencyKey(r.Header[idempotencyHeader])
-	if err != nil {
-		return nil, err
+// produceIdempotent produces o's records, which have passed the handler's
+// policy, at most once per Idempotency-Key: see IdempotencyConfig. ctx bounds
+// the wait.
+func (h *Handler) produceIdempotent(ctx context.Context, r *http.Request, req *dialects.Request, o outstanding) ([]producer.Result, error) {
+	key, err := idempotency.Key(r.Header[idempotencyHeader])
+	switch {
+	case errors.Is(err, idempotency.ErrMultipleKeys):
+		return nil, errIdemMany
+	case err != nil:
+		return nil, errIdemBad
 	}
 	user := ""
 	if repl, ok := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer); ok {
 		user, _ = repl.GetString("http.auth.user.id")
 	}
-	scope := idemScope(user, r.Method, r.URL.Path, key)
-	fp := fingerprint(req)
+	scope := idempotency.Scope(user, r.Method, r.URL.Path, key)
+	fp := idempotency.Fingerprint(req.Records, req.Errs)
 	st := h.idem.store
-	e, wait, created := st.claim(scope, fp, time.Now())
+	e, wait, created := st.Claim(scope, fp, time.Now())
 	if !created {
-		if e.fp != fp {
+		if e.Fingerprint() != fp {
 			h.metrics.idempotency(idempotencyConflict)
 			return nil, errIdemConflict
 		}
 		if wait == nil {
 			h.metrics.idempotency(idempotencyReplayed)
-			return e.outcome()
+			return e.Outcome()
 		}
 		// The first request is still in flight (a concurrent repeat, or
 		// a retry of a request that timed out): its outcome is ours.
@@ -179,28 +168,18 @@ func (h *Handler) produceIdempotent(ctx context.Context, r *http.Request, req *d
 		}
 		select {
 		case <-wait:
-			return e.outcome()
+			return e.Outcome()
 		case <-ctx.Done():
 		case <-expired:
 		}
-		return timedOut(refused, len(req.Records)), nil
+		return o.timedOut(), nil
 	}
 
-	todo, todoIdx := req.Records, []int(nil)
-	if refused != nil {
-		todo = nil
-		for i := range req.Records {
-			if refused[i].Err == nil {
-				todo, todoIdx = append(todo, req.Records[i]), append(todoIdx, i)
-			}
-		}
-	}
+	todo := o.todo
 	if h.idem.header != "" {
 		// After the fingerprint, so that a repeat compares equal; on
 		// copies, so that the dialect's records are left as decoded.
-		if refused == nil {
-			todo = append([]producer.Message(nil), todo...)
-		}
+		todo = slices.Clone(todo)
 		for i := range todo {
 			hs := make([]producer.Header, len(todo[i].Headers), len(todo[i].Headers)+1)
 			copy(hs, todo[i].Headers)
@@ -211,12 +190,12 @@ func (h *Handler) produceIdempotent(ctx context.Context, r *http.Request, req *d
 	if err != nil {
 		// Refused before anything was written (overload, client closed):
 		// forget the key, so that a retry produces.
-		st.settle(e, nil, err, false, time.Now())
+		st.Settle(e, nil, err, time.Now())
 		return nil, err
 	}
 	settle := func() []producer.Result {
-		results := slot(refused, todoIdx, p.Results())
-		st.settle(e, results, nil, anyWritten(results), time.Now())
+		results := o.merge(p.Results())
+		st.Settle(e, results, nil, time.Now())
 		return results
 	}
 	res := p.Wait(ctx)
@@ -234,297 +213,8 @@ func (h *Handler) produceIdempotent(ctx context.Context, r *http.Request, req *d
 		<-p.Done()
 		settle()
 	}()
-	return slot(refused, todoIdx, res), nil
+	return o.merge(res), nil
 }
-
-// idempotencyKey reads the key from the header's values: an sf-string
-// ("abc", as the draft has it) or, as many clients send it, a bare token.
-func idempotencyKey(values []string) (string, error) {
-	if len(values) != 1 {
-		return "", errIdemMany
-	}
-	key := strings.TrimSpace(values[0])
-	if len(key) >= 2 && key[0] == '"' && key[len(key)-1] == '"' {
-		key = strings.NewReplacer(`\"`, `"`, `\\`, `\`).Replace(key[1 : len(key)-1])
-	}
-	if key == "" || len(key) > maxIdempotencyKey {
-		return "", errIdemBad
-	}
-	return key, nil
-}
-
-// slot merges the results of the records produced (at todoIdx; all of them
-// when refused is nil) into those refused on their own.
-func slot(refused []producer.Result, todoIdx []int, produced []producer.Result) []producer.Result {
-	if refused == nil {
-		return produced
-	}
-	out := append([]producer.Result(nil), refused...)
-	for j, i := range todoIdx {
-		out[i] = produced[j]
-	}
-	return out
-}
-
-// timedOut is the answer to n records when the wait ended before Kafka
-// answered: the refused records keep their refusal, the others time out.
-func timedOut(refused []producer.Result, n int) []producer.Result {
-	out := make([]producer.Result, n)
-	for i := range out {
-		if refused != nil && refused[i].Err != nil {
-			out[i] = refused[i]
-			continue
-		}
-		out[i] = producer.Result{Partition: -1, Offset: -1, Err: producer.ErrTimeout}
-	}
-	return out
-}
-
-// anyWritten reports whether Kafka acknowledged some record.
-func anyWritten(results []producer.Result) bool {
-	for i := range results {
-		if results[i].Err == nil {
-			return true
-		}
-	}
-	return false
-}
-
-// idemScope identifies a key: the same key from another user, or to another
-// method or path, is another key. The store is per cluster.
-func idemScope(user, method, path, key string) digest {
-	h := sha256.New()
-	for _, s := range [...]string{user, method, path, key} {
-		writeLen(h, len(s))
-		_, _ = io.WriteString(h, s)
-	}
-	var sum [sha256.Size]byte
-	return digest(h.Sum(sum[:0]))
-}
-
-// fingerprint identifies a request's records as Kafka would receive them:
-// topic, explicit partition, key and value (null and empty told apart),
-// headers and explicit timestamp; and the decoding errors of the records
-// refused on their own. What does not reach Kafka (a dialect's batch entry
-// ids, the response's media type) is not part of it.
-func fingerprint(req *dialects.Request) digest {
-	h := sha256.New()
-	writeLen(h, len(req.Records))
-	for i := range req.Records {
-		m := &req.Records[i]
-		writeLen(h, len(m.Topic))
-		_, _ = io.WriteString(h, m.Topic)
-		writeLen(h, int(m.Partition))
-		writeBytes(h, m.Key)
-		writeBytes(h, m.Value)
-		writeLen(h, len(m.Headers))
-		for _, hd := range m.Headers {
-			writeLen(h, len(hd.Key))
-			_, _ = io.WriteString(h, hd.Key)
-			writeBytes(h, hd.Value)
-		}
-		if m.Timestamp.IsZero() {
-			writeLen(h, 0)
-		} else {
-			writeLen(h, 1)
-			writeLen(h, int(m.Timestamp.UnixNano()))
-		}
-		if req.Errs != nil && req.Errs[i] != nil {
-			msg := req.Errs[i].Error()
-			writeLen(h, len(msg))
-			_, _ = io.WriteString(h, msg)
-		} else {
-			writeLen(h, -1)
-		}
-	}
-	var sum [sha256.Size]byte
-	return digest(h.Sum(sum[:0]))
-}
-
-func writeLen(h hash.Hash, n int) {
-	var b [8]byte
-	binary.BigEndian.PutUint64(b[:], uint64(n))
-	_, _ = h.Write(b[:])
-}
-
-// writeBytes writes b with its length, -1 for nil.
-func writeBytes(h hash.Hash, b []byte) {
-	if b == nil {
-		writeLen(h, -1)
-		return
-	}
-	writeLen(h, len(b))
-	_, _ = h.Write(b)
-}
-
-// digest is a truncated SHA-256: 128 bits tell keys and requests apart as
-// well as 256 would, in half the memory.
-type digest [16]byte
-
-// idemEntry is a key's request: pending until Kafka answers it, then
-// settled with its outcome.
-type idemEntry struct {
-	scope, fp digest
-	wait      chan struct{} // while pending: closed when settled; guarded by the store's mu
-	expires   time.Time
-
-	// Set before wait is closed, never after: the outcome of a request
-	// Kafka wrote some record of, compact (it is kept for the window)...
-	stored []storedResult
-	errs   []error // per record; nil when every record was written
-	// ...or of one it wrote nothing of (kept only by its waiters).
-	results []producer.Result
-	err     error
-}
-
-// storedResult is a producer.Result without its error, in 24 bytes instead
-// of 56.
-type storedResult struct {
-	partition int32
-	offset    int64
-	timestamp int64 // Unix nanoseconds; noTimestamp for none
-}
-
-const noTimestamp = math.MinInt64
-
-// outcome is the results or the error of a settled entry.
-func (e *idemEntry) outcome() ([]producer.Result, error) {
-	if e.stored == nil {
-		return e.results, e.err
-	}
-	out := make([]producer.Result, len(e.stored))
-	for i, sr := range e.stored {
-		out[i] = producer.Result{Partition: sr.partition, Offset: sr.offset}
-		if sr.timestamp != noTimestamp {
-			out[i].Timestamp = time.Unix(0, sr.timestamp)
-		}
-		if e.errs != nil {
-			out[i].Err = e.errs[i]
-		}
-	}
-	return out, nil
-}
-
-// keep stores results compactly in e.
-func (e *idemEntry) keep(results []producer.Result) {
-	e.stored = make([]storedResult, len(results))
-	for i, r := range results {
-		sr := storedResult{partition: r.Partition, offset: r.Offset, timestamp: noTimestamp}
-		if !r.Timestamp.IsZero() {
-			sr.timestamp = r.Timestamp.UnixNano()
-		}
-		e.stored[i] = sr
-		if r.Err != nil {
-			if e.errs == nil {
-				e.errs = make([]error, len(results))
-			}
-			e.errs[i] = r.Err
-		}
-	}
-}
-
-// idemStore remembers the outcome of keyed requests for a window, bounded in
-// keys and results. Every stored entry has the same window, so the order in
-// which they were stored is the order in which they expire: a FIFO of them
-// is enough to forget the oldest first. Pending entries are not in the FIFO
-// and never expire: forgetting one would let a retry write its records
-// again; their number is bounded by the client's buffer, since each holds
-// records in it.
-type idemStore struct {
-	window     time.Duration
-	maxKeys    int
-	maxRecords int
-
-	mu      sync.Mutex
-	entries map[digest]*idemEntry
-	fifo    []*idemEntry // stored entries, oldest first, from head
-	head    int
-	stored  int // stored entries in entries
-	records int // results of the stored entries
-}
-
-func newIdemStore(window time.Duration, maxKeys int) *idemStore {
-	return &idemStore{
-		window:     window,
-		maxKeys:    maxKeys,
-		maxRecords: maxKeys * idempotencyRecordsPerKey,
-		entries:    make(map[digest]*idemEntry),
-	}
-}
-
-// claim returns the live entry of scope, with its wait channel if it is
-// pending, or creates a pending one for fp and reports that the caller must
-// produce it.
-func (s *idemStore) claim(scope, fp digest, now time.Time) (e *idemEntry, wait <-chan struct{}, created bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.evict(now)
-	if e, ok := s.entries[scope]; ok {
-		return e, e.wait, false
-	}
-	e = &idemEntry{scope: scope, fp: fp, wait: make(chan struct{})}
-	s.entries[scope] = e
-	return e, e.wait, true
-}
-
-// settle gives a pending entry its outcome. A request Kafka wrote some record
-// of is remembered for the window; one it wrote nothing of is forgotten, so
-// that a retry produces it again, but the requests already waiting on it get
-// its outcome.
-func (s *idemStore) settle(e *idemEntry, results []producer.Result, err error, written bool, now time.Time) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if written {
-		e.keep(results)
-		e.expires = now.Add(s.window)
-		s.fifo = append(s.fifo, e)
-		s.stored++
-		s.records += len(results)
-	} else {
-		e.results, e.err = results, err
-		if s.entries[e.scope] == e {
-			delete(s.entries, e.scope)
-		}
-	}
-	close(e.wait)
-	e.wait = nil
-	s.evict(now)
-}
-
-// evict forgets the stored entries that expired, then the oldest ones while
-// there are too many keys or results.
-func (s *idemStore) evict(now time.Time) {
-	for s.head < len(s.fifo) {
-		e := s.fifo[s.head]
-		if now.Before(e.expires) && s.stored <= s.maxKeys && s.records <= s.maxRecords {
-			break
-		}
-		s.fifo[s.head] = nil
-		s.head++
-		if s.entries[e.scope] == e {
-			delete(s.entries, e.scope)
-			s.stored--
-			s.records -= len(e.stored)
-		}
-	}
-	if s.head > 64 && s.head*2 > len(s.fifo) {
-		n := copy(s.fifo, s.fifo[s.head:])
-		clear(s.fifo[n:])
-		s.fifo, s.head = s.fifo[:n], 0
-	}
-}
-
-// size is the number of keys the store holds, pending and stored, and the
-// results it keeps.
-func (s *idemStore) size() (keys, records int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(s.entries), s.records
-}
-
-// Destruct implements caddy.Destructor. Requests still in flight keep the
-// store alive until they end.
-func (s *idemStore) Destruct() error { return nil }
 
 // parseIdempotency parses the idempotency subdirective of kafka_rest:
 //
@@ -579,5 +269,5 @@ func parseIdempotency(d *caddyfile.Dispenser) (*IdempotencyConfig, error) {
 // Interface guards
 var (
 	_ caddy.CleanerUpper = (*Handler)(nil)
-	_ caddy.Destructor   = (*idemStore)(nil)
+	_ caddy.Destructor   = (*idempotency.Store)(nil)
 )

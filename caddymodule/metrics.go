@@ -3,7 +3,6 @@ package caddymodule
 import (
 	"errors"
 	"fmt"
-	"net/http"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -200,98 +199,4 @@ func (m *handlerMetrics) idempotency(r idempotencyResult) {
 	if m != nil && r < numIdempotencyResults {
 		m.idem[r].Inc()
 	}
-}
-
-// served counts a request a dialects.Server answered, with the outcome o
-// watched; err is what Serve returned (an internal fault for Caddy to
-// answer).
-func (m *handlerMetrics) served(o *requestObs, err error) {
-	c := o.outcome
-	switch {
-	case c != producer.ClassOK:
-	case err != nil && o.status == 0:
-		c = producer.ClassInternal
-	default:
-		c = classOfStatus(o.status, o.ResponseWriter)
-	}
-	m.request(c)
-}
-
-// requestObs watches what a dialects.Server does with one request, to count
-// the request with an outcome although the dialect answers it itself: the
-// first failure its produce calls met, else the class its response status
-// implies (a dialect refusing a body writes its error without the handler).
-// It lives inside the request's requestKafka, so watching allocates nothing.
-type requestObs struct {
-	http.ResponseWriter
-	status  int
-	outcome producer.Class
-}
-
-// watch returns w, watched.
-func (o *requestObs) watch(w http.ResponseWriter) http.ResponseWriter {
-	o.ResponseWriter = w
-	return o
-}
-
-func (o *requestObs) WriteHeader(code int) {
-	if o.status == 0 && code >= 200 {
-		o.status = code
-	}
-	o.ResponseWriter.WriteHeader(code)
-}
-
-func (o *requestObs) Write(b []byte) (int, error) {
-	if o.status == 0 {
-		o.status = http.StatusOK
-	}
-	return o.ResponseWriter.Write(b)
-}
-
-// Unwrap lets http.ResponseController reach the writer's flushing and
-// deadlines (streaming needs them).
-func (o *requestObs) Unwrap() http.ResponseWriter { return o.ResponseWriter }
-
-// produced records one produce call of the request: its records, its
-// duration and, for the request's outcome, its first failure. It returns the
-// call's outcome.
-func (o *requestObs) produced(m *handlerMetrics, start time.Time, records int, results []producer.Result, err error) producer.Class {
-	var c producer.Class
-	if err != nil {
-		c = dialects.ErrorOf(err).Class
-		m.refused(c, records)
-	} else {
-		c = m.produced(start, results)
-	}
-	if o.outcome == producer.ClassOK {
-		o.outcome = c
-	}
-	return c
-}
-
-// classOfStatus is the outcome a dialect's response status implies, for a
-// request whose failure the handler did not see.
-func classOfStatus(status int, w http.ResponseWriter) producer.Class {
-	switch {
-	case status < 400:
-		return producer.ClassOK
-	case status == http.StatusUnauthorized, status == http.StatusForbidden:
-		return producer.ClassNotAuthorized
-	case status == http.StatusNotFound:
-		return producer.ClassUnknownTopic
-	case status == http.StatusRequestTimeout, status == http.StatusGatewayTimeout:
-		return producer.ClassTimeout
-	case status == http.StatusRequestEntityTooLarge:
-		return producer.ClassTooLarge
-	case status == http.StatusTooManyRequests:
-		return producer.ClassOverloaded
-	case status == http.StatusServiceUnavailable:
-		if w != nil && w.Header().Get("Retry-After") != "" {
-			return producer.ClassOverloaded
-		}
-		return producer.ClassUnavailable
-	case status < 500:
-		return producer.ClassBadRequest
-	}
-	return producer.ClassInternal
 }

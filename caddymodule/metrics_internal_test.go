@@ -2,7 +2,6 @@ package caddymodule
 
 import (
 	"errors"
-	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -48,35 +47,6 @@ func TestHandlerMetrics(t *testing.T) {
 		if got := counterValue(t, idempotencyTotal.WithLabelValues(dialect, cluster, name)); got != want {
 			t.Errorf("idempotency %s = %v, want %v", name, got, want)
 		}
-	}
-
-	// A Server's request: the first produce failure wins over the status;
-	// without one, the status tells.
-	var o requestObs
-	w := o.watch(httptest.NewRecorder())
-	o.produced(m, time.Now(), 2, nil, dialects.ErrTopicNotAllowed)
-	w.WriteHeader(403)
-	m.served(&o, nil)
-	if got := counterValue(t, requestsTotal.WithLabelValues(dialect, cluster, "not_authorized")); got != 1 {
-		t.Errorf("served request with a refused produce: not_authorized = %v", got)
-	}
-	var o2 requestObs
-	rec := httptest.NewRecorder()
-	w2 := o2.watch(rec)
-	w2.Header().Set("Retry-After", "1")
-	w2.WriteHeader(503)
-	m.served(&o2, nil)
-	if got := counterValue(t, requestsTotal.WithLabelValues(dialect, cluster, "overloaded")); got != 2 {
-		t.Errorf("503 with Retry-After: overloaded = %v, want 2", got)
-	}
-	var o3 requestObs
-	o3.watch(httptest.NewRecorder())
-	m.served(&o3, errors.New("internal fault"))
-	if got := counterValue(t, requestsTotal.WithLabelValues(dialect, cluster, "internal")); got != 1 {
-		t.Errorf("Serve's error: internal = %v, want 1", got)
-	}
-	if rec.Code != 503 {
-		t.Errorf("the watched writer did not pass the status on: %d", rec.Code)
 	}
 
 	var none *handlerMetrics

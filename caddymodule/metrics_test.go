@@ -230,3 +230,89 @@ func TestMetricsSurviveReload(t *testing.T) {
 	}
 	check(scrape(t, g.AdminURL+"/metrics"), 4)
 }
+
+// TestMetricsOfCapabilities counts the requests the handler drives through a
+// dialect's capabilities as it counts one-shot produce requests, from the
+// values they return: a confluent_v3 stream (its records, one request), a
+// stream refused by the allow-list, discovery answers and refusals, and a
+// confluent_v2 consume outside the allow-list.
+func TestMetricsOfCapabilities(t *testing.T) {
+	g := gatewaytest.New(t, gatewaytest.Options{
+		Topics: map[string]int32{"events": 1},
+		Site: `
+	kafka_rest /kafka/v3/* confluent_v3 {
+		cluster_id c1
+		topics {topic.events}
+	}
+	kafka_rest /topics/* confluent_v2 {
+		consume
+		topics {topic.events}
+	}`,
+	})
+	base := scrape(t, g.AdminURL+"/metrics")
+	stream := func(topic, body string) int {
+		t.Helper()
+		req, err := http.NewRequest(http.MethodPost, g.URL+"/kafka/v3/clusters/c1/topics/"+topic+"/records", io.NopCloser(strings.NewReader(body)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.ContentLength = -1
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode == 200 && strings.Count(string(b), `"error_code":200`) != strings.Count(body, "{\"value\"") {
+			t.Fatalf("stream: %s", b)
+		}
+		return resp.StatusCode
+	}
+	three := strings.Repeat(`{"value":{"type":"STRING","data":"s"}}`, 3)
+	if code := stream(g.Topic("events"), three); code != 200 {
+		t.Fatalf("stream: %d", code)
+	}
+	if code := stream("not-allowed", three); code != 403 {
+		t.Fatalf("stream outside the allow-list: %d", code)
+	}
+	get := func(path string, want int) {
+		t.Helper()
+		if resp, b := g.Do(t, http.MethodGet, path, nil, ""); resp.StatusCode != want {
+			t.Fatalf("GET %s: %d %s, want %d", path, resp.StatusCode, b, want)
+		}
+	}
+	get("/kafka/v3/clusters", 200)
+	get("/kafka/v3/clusters/c1/topics/"+g.Topic("events"), 200)
+	get("/kafka/v3/clusters/c1/topics/not-allowed", 404)
+	get("/topics/not-allowed/partitions/0?offset=0", 403)
+
+	m := scrape(t, g.AdminURL+"/metrics")
+	v3 := map[string]string{"dialect": "confluent_v3", "cluster": "default"}
+	v2 := map[string]string{"dialect": "confluent_v2", "cluster": "default"}
+	with := func(base map[string]string, k, v string) map[string]string {
+		out := map[string]string{k: v}
+		for bk, bv := range base {
+			out[bk] = bv
+		}
+		return out
+	}
+	for _, c := range []struct {
+		name   string
+		labels map[string]string
+		want   float64
+	}{
+		{"caddy_kafka_requests_total", with(v3, "outcome", "ok"), 3}, // the stream, two discovery answers
+		{"caddy_kafka_records_total", with(v3, "outcome", "ok"), 3},
+		{"caddy_kafka_requests_total", with(v3, "outcome", "not_authorized"), 1},
+		{"caddy_kafka_requests_total", with(v3, "outcome", "unknown_topic"), 1},
+		{"caddy_kafka_requests_total", with(v2, "outcome", "not_authorized"), 1},
+		{"caddy_kafka_requests_total", with(v2, "outcome", "ok"), 0},
+	} {
+		got, n := sum(t, m, c.name, c.labels)
+		before, _ := sum(t, base, c.name, c.labels)
+		if n != 1 || got-before != c.want {
+			t.Errorf("%s%v = %v in %d series, want %v in one", c.name, c.labels, got-before, n, c.want)
+		}
+	}
+}

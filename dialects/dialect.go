@@ -3,7 +3,23 @@
 // http.kafka_rest.dialects namespace that translates HTTP requests into
 // producer.Messages and results back into responses. Dialects do no policy:
 // the handler enforces the topic allow-list, size and count limits, topic and
-// partition existence, overload shedding and timeouts once for all of them.
+// partition existence, overload shedding, timeouts, metrics and
+// Idempotency-Key once for all of them, for every kind of request.
+//
+// The handler drives every request. A one-shot produce goes Decode, the
+// handler's policy, the producer, then Encode. A dialect that needs more
+// implements small optional capabilities, found by type assertion as
+// reverse_proxy finds a BufferedTransport:
+//
+//   - Streamer: requests whose records arrive over time (confluent_v3's
+//     chunked records); the dialect yields batches and writes their results,
+//     and the handler produces each batch under the same policy;
+//   - Discoverer: read-only metadata endpoints, lent a Describer;
+//   - Consumer: read-only record endpoints, lent a Fetcher.
+//
+// Read-only capabilities return their outcome as an error value: nil once
+// they have written their answer, else an error the handler answers with
+// WriteError, counts and logs.
 package dialects
 
 import (
@@ -22,8 +38,8 @@ type Dialect interface {
 	// wrapping ErrNotHandled for a request that is not this dialect's, so
 	// the handler passes it to the next handler; any other error is
 	// written with WriteError and nothing is produced. The body is already
-	// bounded by the handler's max_body.
-	Decode(r *http.Request, lim Limits) (*Request, error)
+	// bounded by the route's MaxBody.
+	Decode(r *http.Request, rt Route) (*Request, error)
 	// Encode writes the response for req; results[i] is the outcome of
 	// req.Records[i], successful or not.
 	Encode(w http.ResponseWriter, r *http.Request, req *Request, results []producer.Result) error
@@ -34,48 +50,28 @@ type Dialect interface {
 	WriteError(w http.ResponseWriter, r *http.Request, err error)
 }
 
-// Server is implemented by dialects that serve more than one-shot produce
-// requests: streaming, discovery, consume. The handler calls Serve before
-// Decode; a dialect returns handled false to fall through to Decode.
-type Server interface {
-	Serve(w http.ResponseWriter, r *http.Request, k Kafka) (handled bool, err error)
-}
-
-// Kafka is what the handler lends a Server for one request: its cluster, under
-// its policy. Dialects never see the franz-go client itself.
-type Kafka interface {
-	// Produce applies the handler's policy to req and produces it, as for
-	// a one-shot request. A non-nil error means nothing was produced and
-	// should be written with WriteError; otherwise there is one result per
-	// record in order.
-	Produce(ctx context.Context, req *Request) ([]producer.Result, error)
-	// Allowed reports whether topic passes this request's allow-list.
-	Allowed(topic string) bool
-	// Describe returns cluster metadata for the named topics, or for every
-	// topic when none is named. Topics the allow-list refuses are left out.
-	Describe(ctx context.Context, topics ...string) (producer.ClusterInfo, error)
-	// Limits are the handler's limits.
-	Limits() Limits
-	// Fetch reads up to maxRecords records, in about maxBytes, from one
-	// partition starting at offset, under the handler's allow-list (a topic
-	// it refuses fails with ErrTopicNotAllowed) and timeout. At the end of
-	// the partition it waits briefly for a record, then returns what it
-	// has, possibly nothing. It uses the cluster's shared connections.
-	Fetch(ctx context.Context, topic string, partition int32, offset int64, maxRecords int, maxBytes int32) ([]producer.FetchedRecord, error)
-}
-
-// Limits are the handler's per-request limits, for dialects that can stop
-// reading early.
-type Limits struct {
+// Route is what the handler tells a dialect of the route a request came in
+// on: its limits, and the identity of its cluster.
+type Route struct {
 	// MaxBody is the largest body, or record in streaming mode, in bytes.
 	MaxBody int64
 	// MaxRecords is the most records one request may carry.
 	MaxRecords int
+	// ClusterID returns the Kafka cluster's ID ("" for a cluster too old
+	// to have one), for dialects whose URLs name the cluster. It is looked
+	// up once and then remembered.
+	ClusterID func(context.Context) (string, error)
+	// CheckTopic applies the route's allow-list and checks that the topic
+	// exists, for dialects whose URL names the topic and that answer a
+	// topic's absence before reading the body (as Confluent does). The
+	// handler checks every record's topic anyway.
+	CheckTopic func(r *http.Request, topic string) error
 }
 
-// Request is a decoded produce request.
+// Request is a decoded produce request, or one batch of a stream.
 type Request struct {
-	// Records to produce, with their topics set.
+	// Records to produce, with their topics set, also on records that
+	// failed to decode: the handler checks every record's topic first.
 	Records []producer.Message
 	// Errs, when not nil, has one entry per record; a non-nil entry is a
 	// record the dialect could not decode. It is not produced, and its
@@ -85,17 +81,86 @@ type Request struct {
 	// partition that does not exist) in their results instead of refusing
 	// the whole request.
 	PerRecord bool
-	// Streamed marks one batch of a streaming request, which produces
-	// many times: an Idempotency-Key cannot name one outcome for it, so
-	// the handler refuses the key with a 400.
-	Streamed bool
 	// State is the dialect's own data for Encode (a media type, whether the
 	// answer is an array, an id from the path).
 	State any
 }
 
-// ErrNotHandled is returned, wrapped, by Decode for requests the dialect
-// does not serve.
+// Streamer is implemented by dialects with streaming requests.
+type Streamer interface {
+	// Stream returns the stream of r if r is a streaming request of this
+	// dialect, else nil, and the handler goes on to Decode. An error refuses
+	// r whole, before its body is read. The body is not bounded as a
+	// whole: the stream bounds each record by rt.MaxBody. The stream
+	// writes its answer on w, which it may prepare (full duplex) at once.
+	Stream(w http.ResponseWriter, r *http.Request, rt Route) (Stream, error)
+}
+
+// Stream is one streaming request. The handler calls Next for a batch of
+// records, applies its policy to it and produces it, then hands its results
+// to Write, until Next fails or returns io.EOF; then it calls Close. Until
+// the first Write, the handler may answer the request itself (an error).
+type Stream interface {
+	// Next waits for the next batch, of at most max records, and returns
+	// it. It returns io.EOF after the last batch, never before the first:
+	// a stream that ends without a record is the dialect's error. Any
+	// other error ends the stream; the handler answers it with WriteError
+	// if nothing was written yet.
+	Next(ctx context.Context, max int) (*Request, error)
+	// Write writes the outcome of batch and flushes it: results[i] is that
+	// of batch.Records[i]; or, when err is not nil, the batch was refused
+	// whole with err and results is nil. The first Write also writes the
+	// response's status and headers. An error ends the stream.
+	Write(batch *Request, results []producer.Result, err error) error
+	// Close stops reading the body and releases the stream.
+	Close()
+}
+
+// Discoverer is implemented by dialects with read-only metadata endpoints.
+type Discoverer interface {
+	// Discover answers r, if it is one of the dialect's metadata requests,
+	// from what d describes, and returns nil; it returns an error wrapping
+	// ErrNotHandled for any other request. On any other error it has
+	// written nothing, and the handler answers the error with WriteError.
+	Discover(w http.ResponseWriter, r *http.Request, d Describer) error
+}
+
+// Describer is lent to a Discoverer: the route's cluster, under its
+// allow-list and timeout. Pass it the request's context, or one derived
+// from it: the allow-list's placeholders are that request's.
+type Describer interface {
+	// ClusterID is Route.ClusterID.
+	ClusterID(ctx context.Context) (string, error)
+	// Describe returns cluster metadata for the named topics, or for every
+	// topic when none is named. Topics the allow-list refuses are left
+	// out of a full listing; naming one fails with ErrTopicNotAllowed.
+	Describe(ctx context.Context, topics ...string) (producer.ClusterInfo, error)
+}
+
+// Consumer is implemented by dialects with read-only record endpoints.
+type Consumer interface {
+	// Consume answers r, if it is one of the dialect's read requests, from
+	// what f fetches, and returns nil; it returns an error wrapping
+	// ErrNotHandled for any other request. On any other error it has
+	// written nothing, and the handler answers the error with WriteError.
+	Consume(w http.ResponseWriter, r *http.Request, f Fetcher) error
+}
+
+// Fetcher is lent to a Consumer: the route's cluster, under its allow-list,
+// limits and timeout, through the cluster's shared connections. Pass it the
+// request's context, or one derived from it: the allow-list's placeholders
+// are that request's.
+type Fetcher interface {
+	// Fetch reads up to maxRecords records, in about maxBytes, from one
+	// partition starting at offset; both bounds are capped at the route's
+	// MaxRecords and MaxBody. A topic the allow-list refuses fails with
+	// ErrTopicNotAllowed. At the end of the partition it waits briefly
+	// for a record, then returns what it has, possibly nothing.
+	Fetch(ctx context.Context, topic string, partition int32, offset int64, maxRecords int, maxBytes int32) ([]producer.FetchedRecord, error)
+}
+
+// ErrNotHandled is returned, wrapped, by Decode and the read-only
+// capabilities for requests that are not theirs.
 var ErrNotHandled = errors.New("not a request of this dialect")
 
 // CaddyfileOption is implemented by dialects with options of their own in

@@ -23,6 +23,9 @@ type Error struct {
 	Status int
 	// Message is shown to the client.
 	Message string
+	// Allow is the Allow header of a 405 answer: the methods the path
+	// takes.
+	Allow string
 	// Err is the cause, for logs; it is never shown to the client.
 	Err error
 }

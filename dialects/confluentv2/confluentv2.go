@@ -86,7 +86,7 @@ type ConfluentV2 struct {
 	// (also at .../partitions/{p}/messages and /consume/{topic}/partitions/{p}):
 	// reads from one partition, under the same topics allow-list as
 	// produce. Default: off.
-	Consume bool `json:"consume,omitempty"`
+	EnableConsume bool `json:"consume,omitempty"`
 }
 
 // CaddyModule returns the Caddy module information.
@@ -227,7 +227,7 @@ func unsupported(embedded string) error {
 }
 
 // Decode reads a produce request.
-func (c *ConfluentV2) Decode(r *http.Request, _ dialects.Limits) (*dialects.Request, error) {
+func (c *ConfluentV2) Decode(r *http.Request, _ dialects.Route) (*dialects.Request, error) {
 	rt, ok := parseRoute(r.URL.Path)
 	if !ok || rt.consume {
 		return nil, dialects.ErrNotHandled
@@ -524,7 +524,7 @@ func (c *ConfluentV2) UnmarshalCaddyfileOption(d *caddyfile.Dispenser) error {
 		if d.NextArg() {
 			return d.ArgErr()
 		}
-		c.Consume = true
+		c.EnableConsume = true
 	default:
 		return d.Errf("unknown confluent_v2 option %q: want consume", d.Val())
 	}
@@ -537,6 +537,6 @@ const maxInt32 = math.MaxInt32
 // Interface guards
 var (
 	_ dialects.Dialect         = (*ConfluentV2)(nil)
-	_ dialects.Server          = (*ConfluentV2)(nil)
+	_ dialects.Consumer        = (*ConfluentV2)(nil)
 	_ dialects.CaddyfileOption = (*ConfluentV2)(nil)
 )

@@ -16,68 +16,49 @@ import (
 // defaultCount is the most records a consume answer has without a count.
 const defaultCount = 100
 
-// defaultConsumeBytes bounds a consume answer when the handler has no
-// max_body.
-const defaultConsumeBytes = 16 << 20
-
-// Serve answers the consume endpoints when Consume is on; every other
-// request goes on to Decode.
-func (c *ConfluentV2) Serve(w http.ResponseWriter, r *http.Request, k dialects.Kafka) (bool, error) {
-	if !c.Consume || r.Method != http.MethodGet {
-		return false, nil
+// Consume answers the partition consume endpoints when Consume is on.
+func (c *ConfluentV2) Consume(w http.ResponseWriter, r *http.Request, f dialects.Fetcher) error {
+	if !c.EnableConsume || r.Method != http.MethodGet {
+		return dialects.ErrNotHandled
 	}
 	rt, ok := parseRoute(r.URL.Path)
 	if !ok || rt.partition == "" {
-		return false, nil
+		return dialects.ErrNotHandled
 	}
-	f, v, err := acceptFormat(r.Header.Values("Accept"))
+	fm, v, err := acceptFormat(r.Header.Values("Accept"))
 	if err != nil {
-		writeError(w, v, err)
-		return true, nil
+		return err
 	}
 	partition, err := parsePartition(rt.partition)
 	if err != nil {
-		writeError(w, v, err)
-		return true, nil
+		return err
 	}
 	q := r.URL.Query()
 	offset, err := queryInt(q.Get("offset"), "offset", 0, 0)
 	if err != nil {
-		writeError(w, v, err)
-		return true, nil
+		return err
 	}
-	lim := k.Limits()
 	count, err := queryInt(q.Get("count"), "count", defaultCount, 1)
 	if err != nil {
-		writeError(w, v, err)
-		return true, nil
+		return err
 	}
-	if lim.MaxRecords > 0 && count > int64(lim.MaxRecords) {
-		count = int64(lim.MaxRecords)
-	}
-	maxBytes := int64(defaultConsumeBytes)
-	if lim.MaxBody > 0 {
-		maxBytes = min(lim.MaxBody, maxInt32)
-	}
-
-	recs, err := k.Fetch(r.Context(), rt.topic, partition, offset, int(count), int32(maxBytes))
+	// The fetcher caps count at max_records and the bytes at max_body.
+	recs, err := f.Fetch(r.Context(), rt.topic, partition, offset, int(min(count, maxInt32)), maxInt32)
 	if errors.Is(err, producer.ErrOffsetOutOfRange) {
 		err = &dialects.Error{Class: producer.ClassBadRequest, Code: 40002, Err: err,
 			Message: fmt.Sprintf("offset %d is out of range: the partition does not hold it", offset)}
 	}
 	if err != nil {
-		writeError(w, v, err)
-		return true, nil
+		return err
 	}
-	body, err := encodeRecords(rt.topic, recs, f)
+	body, err := encodeRecords(rt.topic, recs, fm)
 	if err != nil {
-		writeError(w, v, err)
-		return true, nil
+		return err
 	}
-	w.Header().Set("Content-Type", embeddedMediaType(f, v))
+	w.Header().Set("Content-Type", embeddedMediaType(fm, v))
 	w.WriteHeader(http.StatusOK)
-	_, err = w.Write(body)
-	return true, err
+	_, _ = w.Write(body)
+	return nil
 }
 
 // queryInt parses a non-negative query parameter no smaller than least,

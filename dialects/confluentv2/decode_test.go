@@ -99,8 +99,8 @@ func TestUnmarshalCaddyfileOption(t *testing.T) {
 	var c ConfluentV2
 	d := caddyfile.NewTestDispenser("consume")
 	d.Next()
-	if err := c.UnmarshalCaddyfileOption(d); err != nil || !c.Consume {
-		t.Fatalf("consume: %v %v", err, c.Consume)
+	if err := c.UnmarshalCaddyfileOption(d); err != nil || !c.EnableConsume {
+		t.Fatalf("consume: %v %v", err, c.EnableConsume)
 	}
 	for _, in := range []string{"consume yes", "topic x"} {
 		d := caddyfile.NewTestDispenser(in)

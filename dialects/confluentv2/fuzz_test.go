@@ -27,8 +27,8 @@ func FuzzRequest(f *testing.F) {
 	f.Add("POST", "/topics/t/partitions/x", "application/vnd.kafka.json.v1+json; charset=utf-8", "", []byte(`{"records":[{"value":{"a" : 1}}]}`))
 	f.Add("PUT", "/topics/t", "application/vnd.kafka.protobuf.v2+json", "application/vnd.kafka.jsonschema.v1+json", []byte(`{}`))
 	f.Fuzz(func(t *testing.T, method, target, contentType, accept string, body []byte) {
-		c := &ConfluentV2{Consume: true}
-		lim := dialects.Limits{MaxBody: 1 << 10, MaxRecords: 5}
+		c := &ConfluentV2{EnableConsume: true}
+		lim := dialects.Route{MaxBody: 1 << 10, MaxRecords: 5}
 		w := httptest.NewRecorder()
 		r, ok := fuzzseed.NewRequest(w, method, target, http.Header{"Content-Type": {contentType}, "Accept": {accept}}, body, false, lim.MaxBody)
 		if !ok {
@@ -43,7 +43,7 @@ func FuzzRequest(f *testing.F) {
 			t.Fatalf("Accept %q: version %d", accept, v)
 		}
 		if method == http.MethodGet && isRoute && rt.partition != "" {
-			return // consume, served by Serve with a broker
+			return // consume, answered by Consume with a broker
 		}
 
 		req, err := c.Decode(r, lim)

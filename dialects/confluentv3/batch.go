@@ -3,7 +3,6 @@ package confluentv3
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -87,54 +86,30 @@ func (c *ConfluentV3) decodeBatch(body []byte, topic string) ([]decoded, error) 
 	return recs, nil
 }
 
-// produceBatch serves POST .../records:batch.
-func (c *ConfluentV3) produceBatch(w http.ResponseWriter, r *http.Request, k dialects.Kafka, clusterID, topic string) {
-	maxBody := k.Limits().MaxBody
-	if r.ContentLength > maxBody {
-		c.WriteError(w, r, errTooLarge)
-		return
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
-	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			c.WriteError(w, r, errTooLarge)
-		} else {
-			c.WriteError(w, r, &dialects.Error{Class: producer.ClassBadRequest, Message: "reading request body failed", Err: err})
-		}
-		return
-	}
-	recs, err := c.decodeBatch(body, topic)
-	if err != nil {
-		c.WriteError(w, r, err)
-		return
-	}
-	req := request(recs, newState(clusterID, topic))
-	results, err := k.Produce(r.Context(), req)
-	if err != nil {
-		c.WriteError(w, r, err)
-		return
-	}
-	out := batchResponse{Successes: make([]batchSuccess, 0, len(recs)), Failures: []batchFailure{}}
+// writeBatch answers a records:batch request: 207, with the successes and
+// the failures.
+func (st *state) writeBatch(w http.ResponseWriter, req *dialects.Request, results []producer.Result) error {
+	out := batchResponse{Successes: make([]batchSuccess, 0, len(results)), Failures: []batchFailure{}}
 	for i, res := range results {
-		err := recs[i].err
-		if err == nil {
-			err = res.Err
+		err := res.Err
+		if req.Errs != nil && req.Errs[i] != nil {
+			err = req.Errs[i]
 		}
 		if err != nil {
 			_, code, msg := classify(err)
-			out.Failures = append(out.Failures, batchFailure{ID: recs[i].id, ErrorCode: code, Message: msg})
+			out.Failures = append(out.Failures, batchFailure{ID: st.ids[i], ErrorCode: code, Message: msg})
 			continue
 		}
+		m := &req.Records[i]
 		out.Successes = append(out.Successes, batchSuccess{
-			ID: recs[i].id, ClusterID: clusterID, TopicName: topic,
+			ID: st.ids[i], ClusterID: st.clusterID, TopicName: m.Topic,
 			PartitionID: res.Partition, Offset: res.Offset,
 			Timestamp: res.Timestamp.UTC().Format(tsLayout),
-			Key:       report(recs[i].formats.key, recs[i].msg.Key),
-			Value:     report(recs[i].formats.value, recs[i].msg.Value),
+			Key:       report(st.formats[i].key, m.Key),
+			Value:     report(st.formats[i].value, m.Value),
 		})
 	}
-	_ = dialects.WriteJSON(w, http.StatusMultiStatus, "application/json", out)
+	return dialects.WriteJSON(w, http.StatusMultiStatus, "application/json", out)
 }
 
 func report(f format, b []byte) *dataReport {

@@ -4,11 +4,15 @@
 // partitions. Paths are served with and without the /kafka prefix, as
 // Confluent Cloud and the self-hosted REST Proxy serve them.
 //
+// The handler drives every request: records with a declared length and
+// records:batch go through Decode and Encode, records without one through
+// Stream (see dialects.Streamer), the GET endpoints through Discover.
+//
 // Choices where the contract is silent:
-//   - Every request of this dialect is served through dialects.Server; Decode
-//     never claims a request, so paths it does not know (/v3/clusters/x/acls)
-//     go to the next handler. A known path with another method is a 405 with
-//     Allow.
+//   - Paths the dialect does not know (/v3/clusters/x/acls) go to the next
+//     handler. A known path with another method is a 405 with Allow.
+//   - The cluster ID in the path, then the topic (allow-list, existence) are
+//     checked before the body is read, as Confluent checks them first.
 //   - A request is streaming when its body has no declared length
 //     (Transfer-Encoding: chunked, or HTTP/2 without Content-Length). The
 //     status is decided by the first batch of records: an empty body (422),
@@ -65,7 +69,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync/atomic"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
@@ -91,7 +94,6 @@ type ConfluentV3 struct {
 	// api.v3.produce.batch.maximum.entries.
 	BatchMaxEntries int `json:"batch_max_entries,omitempty"`
 
-	kafkaID  *atomic.Pointer[string] // the Kafka cluster ID, once looked up
 	batchMax int
 }
 
@@ -105,7 +107,6 @@ func (ConfluentV3) CaddyModule() caddy.ModuleInfo {
 
 // Provision sets defaults.
 func (c *ConfluentV3) Provision(caddy.Context) error {
-	c.kafkaID = new(atomic.Pointer[string])
 	c.batchMax = c.BatchMaxEntries
 	if c.batchMax == 0 {
 		c.batchMax = defaultBatchMaxEntries
@@ -142,7 +143,8 @@ const (
 	routeBatch
 )
 
-// parseRoute recognizes this dialect's paths.
+// parseRoute recognizes this dialect's paths. It allocates nothing: every
+// request of the route is offered to it more than once.
 func parseRoute(p string) route {
 	var rt route
 	if rest, ok := strings.CutPrefix(p, "/kafka/v3/clusters"); ok {
@@ -160,112 +162,137 @@ func parseRoute(p string) route {
 	if p[0] != '/' {
 		return rt
 	}
-	parts := strings.Split(p[1:], "/")
-	for _, s := range parts {
-		if s == "" {
-			return rt
+	var parts [4]string
+	n := 0 // segments, of which parts holds the first four
+	for rest, more := p[1:], true; more; n++ {
+		var seg string
+		seg, rest, more = strings.Cut(rest, "/")
+		if seg == "" {
+			return route{}
+		}
+		if n < len(parts) {
+			parts[n] = seg
 		}
 	}
 	rt.cluster = parts[0]
 	switch {
-	case len(parts) == 1:
+	case n == 1:
 		rt.kind = routeCluster
 	case parts[1] != "topics":
-	case len(parts) == 2:
+	case n == 2:
 		rt.kind = routeTopics
-	case len(parts) == 3:
+	case n == 3:
 		rt.kind, rt.topic = routeTopic, parts[2]
-	case len(parts) == 4 && parts[3] == "partitions":
+	case n == 4 && parts[3] == "partitions":
 		rt.kind, rt.topic = routePartitions, parts[2]
-	case len(parts) == 4 && parts[3] == "records":
+	case n == 4 && parts[3] == "records":
 		rt.kind, rt.topic = routeRecords, parts[2]
-	case len(parts) == 4 && parts[3] == "records:batch":
+	case n == 4 && parts[3] == "records:batch":
 		rt.kind, rt.topic = routeBatch, parts[2]
 	}
 	return rt
 }
 
-// Serve answers every request of this dialect: produce, batch and discovery.
-func (c *ConfluentV3) Serve(w http.ResponseWriter, r *http.Request, k dialects.Kafka) (bool, error) {
-	rt := parseRoute(r.URL.Path)
-	if rt.kind == routeNone {
-		return false, nil
-	}
-	method := http.MethodGet
-	if rt.kind == routeRecords || rt.kind == routeBatch {
-		method = http.MethodPost
-	}
-	if r.Method != method && !(method == http.MethodGet && r.Method == http.MethodHead) {
-		w.Header().Set("Allow", method)
-		c.WriteError(w, r, &dialects.Error{Class: producer.ClassBadRequest, Status: http.StatusMethodNotAllowed,
-			Code: http.StatusMethodNotAllowed, Message: "HTTP 405 Method Not Allowed"})
-		return true, nil
-	}
-	if rt.kind == routeRecords || rt.kind == routeBatch {
-		if !jsonMediaType(r.Header.Get("Content-Type")) {
-			c.WriteError(w, r, errUnsupportedMedia)
-			return true, nil
-		}
-	}
-	clusterID, err := c.clusterID(r.Context(), k)
-	if err != nil {
-		c.WriteError(w, r, err)
-		return true, nil
-	}
-	if rt.kind != routeClusters && rt.cluster != clusterID {
-		c.WriteError(w, r, &dialects.Error{Class: producer.ClassUnknownTopic, Status: http.StatusNotFound,
-			Code: http.StatusNotFound, Message: "Cluster " + rt.cluster + " cannot be found."})
-		return true, nil
-	}
-	switch rt.kind {
-	case routeRecords:
-		if !k.Allowed(rt.topic) {
-			c.WriteError(w, r, dialects.ErrTopicNotAllowed)
-			return true, nil
-		}
-		if r.ContentLength < 0 {
-			c.stream(w, r, k, clusterID, rt.topic)
-		} else {
-			c.produceWhole(w, r, k, clusterID, rt.topic)
-		}
-	case routeBatch:
-		if !k.Allowed(rt.topic) {
-			c.WriteError(w, r, dialects.ErrTopicNotAllowed)
-			return true, nil
-		}
-		c.produceBatch(w, r, k, clusterID, rt.topic)
-	default:
-		c.discover(w, r, k, rt, clusterID)
-	}
-	return true, nil
+// target is a produce request's cluster ID and topic, checked.
+type target struct {
+	clusterID, topic string
 }
 
-// clusterID is the configured cluster ID, else the Kafka cluster's ID, looked
-// up once.
-func (c *ConfluentV3) clusterID(ctx context.Context, k dialects.Kafka) (string, error) {
+// check refuses, before the body is read, a produce request to rt with the
+// wrong method or media type, or to a cluster or topic that is not there.
+func (c *ConfluentV3) check(r *http.Request, rt route, lim dialects.Route) (target, error) {
+	if r.Method != http.MethodPost {
+		return target{}, methodNotAllowed(http.MethodPost)
+	}
+	if !jsonMediaType(r.Header.Get("Content-Type")) {
+		return target{}, errUnsupportedMedia
+	}
+	clusterID, err := c.clusterID(r.Context(), lim.ClusterID)
+	if err != nil {
+		return target{}, err
+	}
+	if rt.cluster != clusterID {
+		return target{}, errUnknownCluster(rt.cluster)
+	}
+	if err := lim.CheckTopic(r, rt.topic); err != nil {
+		return target{}, err
+	}
+	return target{clusterID, rt.topic}, nil
+}
+
+// Decode reads a records request with a declared length, whole, or a
+// records:batch request.
+func (c *ConfluentV3) Decode(r *http.Request, lim dialects.Route) (*dialects.Request, error) {
+	rt := parseRoute(r.URL.Path)
+	if rt.kind != routeRecords && rt.kind != routeBatch {
+		return nil, dialects.ErrNotHandled
+	}
+	t, err := c.check(r, rt, lim)
+	if err != nil {
+		return nil, err
+	}
+	st := newState(t.clusterID, t.topic)
+	if rt.kind == routeBatch {
+		body, err := dialects.ReadBody(r)
+		if err != nil {
+			return nil, err
+		}
+		recs, err := c.decodeBatch(body, t.topic)
+		if err != nil {
+			return nil, err
+		}
+		st.batch = true
+		return request(recs, st), nil
+	}
+	recs, err := readAll(r, lim.MaxBody, t.topic)
+	if err == nil && len(recs) == 0 {
+		err = errEmptyBody
+	}
+	if err != nil {
+		return nil, err
+	}
+	return request(recs, st), nil
+}
+
+// Encode writes the delivery reports of a records request, concatenated, in
+// order, or the answer of a records:batch request.
+func (c *ConfluentV3) Encode(w http.ResponseWriter, r *http.Request, req *dialects.Request, results []producer.Result) error {
+	st := req.State.(*state)
+	if st.batch {
+		return st.writeBatch(w, req, results)
+	}
+	buf := make([]byte, 0, len(results)*(len(st.prefix)+136)) // a report with a STRING key and value fits
+	buf = st.appendReports(buf, req, results, nil)
+	return dialects.WriteBody(w, http.StatusOK, "application/json", buf)
+}
+
+// clusterID is the configured cluster ID, else the Kafka cluster's ID.
+func (c *ConfluentV3) clusterID(ctx context.Context, kafkaID func(context.Context) (string, error)) (string, error) {
 	if c.ClusterID != "" {
 		return c.ClusterID, nil
 	}
-	if id := c.kafkaID.Load(); id != nil {
-		return *id, nil
-	}
-	info, err := k.Describe(ctx)
-	if err != nil {
-		return "", err
-	}
-	id := info.ID
-	if id == "" {
+	id, err := kafkaID(ctx)
+	if id == "" && err == nil {
 		// Kafka older than 0.10.1 has no cluster ID; any fixed name will do.
 		id = "default"
 	}
-	c.kafkaID.Store(&id)
-	return id, nil
+	return id, err
 }
 
 // jsonMediaType reports whether ct is application/json, with parameters.
 func jsonMediaType(ct string) bool {
 	mt, _, _ := strings.Cut(ct, ";")
 	return strings.EqualFold(strings.TrimSpace(mt), "application/json")
+}
+
+func methodNotAllowed(allow string) *dialects.Error {
+	return &dialects.Error{Class: producer.ClassBadRequest, Status: http.StatusMethodNotAllowed,
+		Code: http.StatusMethodNotAllowed, Message: "HTTP 405 Method Not Allowed", Allow: allow}
+}
+
+func errUnknownCluster(id string) *dialects.Error {
+	return &dialects.Error{Class: producer.ClassUnknownTopic, Status: http.StatusNotFound,
+		Code: http.StatusNotFound, Message: "Cluster " + id + " cannot be found."}
 }
 
 // Errors of this dialect with Confluent's codes and messages.
@@ -343,34 +370,14 @@ func classify(err error) (status, code int, msg string) {
 
 // WriteError writes {"error_code": N, "message": "..."}.
 func (c *ConfluentV3) WriteError(w http.ResponseWriter, r *http.Request, err error) {
+	if e := dialects.ErrorOf(err); e.Allow != "" {
+		w.Header().Set("Allow", e.Allow)
+	}
 	status, code, msg := classify(err)
 	if status == http.StatusTooManyRequests && w.Header().Get("Retry-After") == "" {
 		w.Header().Set("Retry-After", "1")
 	}
 	_ = dialects.WriteJSON(w, status, "application/json", errorBody{ErrorCode: code, Message: msg})
-}
-
-// Decode claims no request: Serve answers all of this dialect's.
-func (c *ConfluentV3) Decode(r *http.Request, _ dialects.Limits) (*dialects.Request, error) {
-	return nil, dialects.ErrNotHandled
-}
-
-// Encode writes the delivery reports of a produce request, concatenated, in
-// order. req.State is the request's *state.
-func (c *ConfluentV3) Encode(w http.ResponseWriter, r *http.Request, req *dialects.Request, results []producer.Result) error {
-	st := req.State.(*state)
-	buf := make([]byte, 0, len(results)*(len(st.prefix)+136)) // a report with a STRING key and value fits
-	for i := range results {
-		var err error
-		if req.Errs != nil {
-			err = req.Errs[i]
-		}
-		buf = st.appendReport(buf, st.formats[i], &req.Records[i], results[i], err)
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(http.StatusOK)
-	_, err := w.Write(buf)
-	return err
 }
 
 // UnmarshalCaddyfileOption parses the dialect's options:
@@ -402,7 +409,8 @@ func (c *ConfluentV3) UnmarshalCaddyfileOption(d *caddyfile.Dispenser) error {
 // Interface guards
 var (
 	_ dialects.Dialect         = (*ConfluentV3)(nil)
-	_ dialects.Server          = (*ConfluentV3)(nil)
+	_ dialects.Streamer        = (*ConfluentV3)(nil)
+	_ dialects.Discoverer      = (*ConfluentV3)(nil)
 	_ dialects.CaddyfileOption = (*ConfluentV3)(nil)
 	_ caddy.Provisioner        = (*ConfluentV3)(nil)
 	_ caddy.Validator          = (*ConfluentV3)(nil)

@@ -7,7 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strconv"
+	"net/http"
 	"strings"
 	"time"
 
@@ -330,85 +330,64 @@ func truncate(s string) string {
 	return s[:max] + "..."
 }
 
-// state is what reports need besides the results: the IDs in the path and
-// each record's formats.
-type state struct {
-	prefix  []byte // `{"error_code":200,"cluster_id":…,"topic_name":…,"partition_id":`
-	formats []formats
-	tsMilli int64  // the instant, in epoch milliseconds, that tsText has
-	tsText  []byte // a report timestamp, formatted; nil for none yet
-}
-
-func newState(clusterID, topic string) *state {
-	buf := make([]byte, 0, 80+len(clusterID)+len(topic))
-	buf = append(buf, `{"error_code":200,"cluster_id":`...)
-	buf = appendString(buf, clusterID)
-	buf = append(buf, `,"topic_name":`...)
-	buf = appendString(buf, topic)
-	buf = append(buf, `,"partition_id":`...)
-	return &state{prefix: buf}
-}
-
-// tsLayout is RFC 3339 with milliseconds, as Java's Instant prints them.
-const tsLayout = "2006-01-02T15:04:05.000Z07:00"
-
-// appendReport appends a record's delivery report and a newline: err is the
-// record's decoding or policy failure, else res tells how producing went.
-func (st *state) appendReport(buf []byte, f formats, m *producer.Message, res producer.Result, err error) []byte {
-	if err == nil {
-		err = res.Err
+// readAll reads every record of a body that has a length. It stops after
+// malformed input, whose record carries the error.
+func readAll(r *http.Request, maxBody int64, topic string) ([]decoded, error) {
+	sp := newSplitter(r.Body, wholeChunk(r.ContentLength), maxBody, false)
+	var recs []decoded
+	var mbe *http.MaxBytesError // out of the loop: errors.As moves it to the heap
+	for {
+		raw, err := sp.next()
+		if err == io.EOF {
+			return recs, nil
+		}
+		switch {
+		case errors.As(err, &mbe), errors.Is(err, errSplitTooLarge):
+			return nil, errTooLarge
+		case err != nil:
+			var me *malformedError
+			if !errors.As(err, &me) {
+				return nil, &dialects.Error{Class: producer.ClassBadRequest, Message: "reading request body failed", Err: err}
+			}
+			d := decoded{msg: producer.Message{Topic: topic, Partition: -1}, err: badRequest("%s", me.msg), fatal: true}
+			return append(recs, d), nil
+		}
+		d := decodeRecord(raw, topic, false)
+		if recs == nil {
+			recs = make([]decoded, 0, recordsEstimate(r.ContentLength, len(raw)))
+		}
+		recs = append(recs, d)
+		if d.fatal {
+			return recs, nil
+		}
 	}
-	if err != nil {
-		_, code, msg := classify(err)
-		buf = append(buf, `{"error_code":`...)
-		buf = strconv.AppendInt(buf, int64(code), 10)
-		buf = append(buf, `,"message":`...)
-		buf = appendString(buf, msg)
-		return append(buf, "}\n"...)
-	}
-	buf = append(buf, st.prefix...)
-	buf = st.appendResult(buf, f, m, res)
-	return append(buf, "}\n"...)
 }
 
-// appendResult appends the fields of a successful report after cluster and
-// topic: partition, offset, timestamp, key, value.
-func (st *state) appendResult(buf []byte, f formats, m *producer.Message, res producer.Result) []byte {
-	buf = strconv.AppendInt(buf, int64(res.Partition), 10)
-	buf = append(buf, `,"offset":`...)
-	buf = strconv.AppendInt(buf, res.Offset, 10)
-	buf = append(buf, `,"timestamp":"`...)
-	buf = st.appendTimestamp(buf, res.Timestamp)
-	buf = append(buf, `","key":`...)
-	buf = appendData(buf, f.key, m.Key)
-	buf = append(buf, `,"value":`...)
-	return appendData(buf, f.value, m.Value)
+// recordsEstimate guesses how many records a body of n bytes holds from its
+// first record's size, for bulk requests whose records look alike: a little
+// more, so that the slice is not grown, and at most one per 32 bytes.
+func recordsEstimate(n int64, first int) int {
+	est := n / int64(first+1)
+	return int(min(est+est/8+1, n/32+1, 1<<16))
 }
 
-// appendTimestamp appends t in tsLayout. The text depends only on t's
-// millisecond, and the records of a batch often share one: the last is kept.
-func (st *state) appendTimestamp(buf []byte, t time.Time) []byte {
-	ms := t.UnixMilli()
-	if ms < 0 || ms >= 1<<50 { // outside 1970 to year 37,000: no overflow in ms
-		return t.UTC().AppendFormat(buf, tsLayout)
+// request builds the handler's request for records, with the reports' state.
+func request(recs []decoded, st *state) *dialects.Request {
+	req := &dialects.Request{Records: make([]producer.Message, len(recs)), PerRecord: true, State: st}
+	st.formats = st.formats[:0]
+	st.ids = st.ids[:0]
+	for i := range recs {
+		req.Records[i] = recs[i].msg
+		st.formats = append(st.formats, recs[i].formats)
+		if st.batch {
+			st.ids = append(st.ids, recs[i].id)
+		}
+		if recs[i].err != nil {
+			if req.Errs == nil {
+				req.Errs = make([]error, len(recs))
+			}
+			req.Errs[i] = recs[i].err
+		}
 	}
-	if st.tsText == nil || ms != st.tsMilli {
-		st.tsText = t.UTC().AppendFormat(st.tsText[:0], tsLayout)
-		st.tsMilli = ms
-	}
-	return append(buf, st.tsText...)
+	return req
 }
-
-func appendData(buf []byte, f format, b []byte) []byte {
-	if b == nil || f == formatNull {
-		return append(buf, "null"...)
-	}
-	buf = append(buf, `{"type":"`...)
-	buf = append(buf, formatNames[f]...)
-	buf = append(buf, `","size":`...)
-	buf = strconv.AppendInt(buf, int64(len(b)), 10)
-	return append(buf, '}')
-}
-
-// appendString appends s quoted as json.Marshal quotes it.
-func appendString(buf []byte, s string) []byte { return jsonfast.AppendString(buf, s) }

@@ -1,6 +1,7 @@
 package confluentv3
 
 import (
+	"errors"
 	"net/http"
 	"strconv"
 
@@ -81,8 +82,23 @@ type partitionList struct {
 	Data     []partitionData `json:"data"`
 }
 
-// discover answers the read-only discovery endpoints.
-func (c *ConfluentV3) discover(w http.ResponseWriter, r *http.Request, k dialects.Kafka, rt route, clusterID string) {
+// Discover answers the read-only discovery endpoints.
+func (c *ConfluentV3) Discover(w http.ResponseWriter, r *http.Request, d dialects.Describer) error {
+	rt := parseRoute(r.URL.Path)
+	switch rt.kind {
+	case routeNone, routeRecords, routeBatch:
+		return dialects.ErrNotHandled
+	}
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		return methodNotAllowed(http.MethodGet)
+	}
+	clusterID, err := c.clusterID(r.Context(), d.ClusterID)
+	if err != nil {
+		return err
+	}
+	if rt.kind != routeClusters && rt.cluster != clusterID {
+		return errUnknownCluster(rt.cluster)
+	}
 	scheme := "http"
 	if r.TLS != nil {
 		scheme = "https"
@@ -91,23 +107,17 @@ func (c *ConfluentV3) discover(w http.ResponseWriter, r *http.Request, k dialect
 	crn := "crn:///kafka=" + clusterID
 	clusterURL := base + "/" + clusterID
 
-	if rt.kind == routeTopic || rt.kind == routePartitions {
-		if !k.Allowed(rt.topic) {
-			// GETs outside Confluent's access lists are 404s.
-			c.WriteError(w, r, producer.ErrUnknownTopic)
-			return
-		}
-	}
 	var info producer.ClusterInfo
-	var err error
 	if rt.kind == routeTopic || rt.kind == routePartitions {
-		info, err = k.Describe(r.Context(), rt.topic)
+		info, err = d.Describe(r.Context(), rt.topic)
+		if errors.Is(err, dialects.ErrTopicNotAllowed) {
+			err = producer.ErrUnknownTopic // GETs outside Confluent's access lists are 404s
+		}
 	} else {
-		info, err = k.Describe(r.Context())
+		info, err = d.Describe(r.Context())
 	}
 	if err != nil {
-		c.WriteError(w, r, err)
-		return
+		return err
 	}
 
 	topic := func(t *producer.TopicInfo) topicData {
@@ -164,8 +174,7 @@ func (c *ConfluentV3) discover(w http.ResponseWriter, r *http.Request, k dialect
 			}
 		}
 		if t == nil {
-			c.WriteError(w, r, producer.ErrUnknownTopic)
-			return
+			return producer.ErrUnknownTopic
 		}
 		if rt.kind == routeTopic {
 			out = topic(t)
@@ -192,4 +201,5 @@ func (c *ConfluentV3) discover(w http.ResponseWriter, r *http.Request, k dialect
 		out = pl
 	}
 	_ = dialects.WriteJSON(w, http.StatusOK, "application/json", out)
+	return nil
 }

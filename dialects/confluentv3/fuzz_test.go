@@ -16,7 +16,7 @@ import (
 )
 
 // FuzzRequest feeds whole produce requests (path, Content-Type, body)
-// through what Serve does before producing, for records (readAll) and for
+// through what Decode does before producing, for records (readAll) and for
 // records:batch (decodeBatch), with the body bounded by max_body. A refusal
 // of the whole request must be a 4xx with {"error_code", "message"}; every
 // record refused on its own a 4xx report; and the reports of a request whose

@@ -27,7 +27,7 @@ func FuzzRequest(f *testing.F) {
 	f.Add("GET", "/topics/t/records", "", []byte("x"), false)
 	f.Add("POST", "/topics/a%2Fb/records?headers=a:zz", "text/x", []byte("x"), false)
 	f.Fuzz(func(t *testing.T, method, target, contentType string, body []byte, chunked bool) {
-		lim := dialects.Limits{MaxBody: 1 << 10, MaxRecords: 5}
+		lim := dialects.Route{MaxBody: 1 << 10, MaxRecords: 5}
 		w := httptest.NewRecorder()
 		h := http.Header{}
 		if contentType != "" {

@@ -105,7 +105,7 @@ var errSchemas = &dialects.Error{Class: producer.ClassBadRequest, Message: "sche
 
 // Decode reads one record: the body is the value, the query has the key and
 // headers.
-func (EventStreams) Decode(r *http.Request, lim dialects.Limits) (*dialects.Request, error) {
+func (EventStreams) Decode(r *http.Request, lim dialects.Route) (*dialects.Request, error) {
 	topic, ok := topicOf(r.URL.Path)
 	if !ok {
 		return nil, fmt.Errorf("path %q: %w", r.URL.Path, dialects.ErrNotHandled)

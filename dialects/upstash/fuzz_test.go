@@ -27,7 +27,7 @@ func FuzzRequest(f *testing.F) {
 	f.Add("GET", "/produce/t/%ZZ?key=a+b", "", []byte(nil), false)
 	f.Add("PUT", "/produce/t", "application/json", []byte(`{"value":"v"}`), false)
 	f.Fuzz(func(t *testing.T, method, target, contentType string, body []byte, chunked bool) {
-		lim := dialects.Limits{MaxBody: 1 << 10, MaxRecords: 5}
+		lim := dialects.Route{MaxBody: 1 << 10, MaxRecords: 5}
 		w := httptest.NewRecorder()
 		r, ok := fuzzseed.NewRequest(w, method, target, http.Header{"Content-Type": {contentType}}, body, chunked, lim.MaxBody)
 		if !ok {

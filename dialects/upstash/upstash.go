@@ -84,7 +84,7 @@ var (
 type single struct{}
 
 // Decode reads one of the three produce forms.
-func (Upstash) Decode(r *http.Request, lim dialects.Limits) (*dialects.Request, error) {
+func (Upstash) Decode(r *http.Request, lim dialects.Route) (*dialects.Request, error) {
 	topic, message, segments, ok := parsePath(r.URL.EscapedPath())
 	if !ok {
 		return nil, errNotProduce

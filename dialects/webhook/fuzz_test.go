@@ -37,7 +37,7 @@ func FuzzDecode(f *testing.F) {
 		if err := wh.Provision(caddy.Context{}); err != nil {
 			t.Fatal(err)
 		}
-		lim := dialects.Limits{MaxBody: fuzzMaxBody, MaxRecords: int(maxRecords%16) + 1}
+		lim := dialects.Route{MaxBody: fuzzMaxBody, MaxRecords: int(maxRecords%16) + 1}
 		w := httptest.NewRecorder()
 		r, ok := fuzzseed.NewRequest(w, method, "/in", http.Header{"X-Device-Id": {"dev-1"}}, body, chunked, lim.MaxBody)
 		if !ok {

@@ -88,7 +88,7 @@ func (wh *Webhook) Validate() error {
 }
 
 // Decode reads the body into one record, or one per line.
-func (wh *Webhook) Decode(r *http.Request, lim dialects.Limits) (*dialects.Request, error) {
+func (wh *Webhook) Decode(r *http.Request, lim dialects.Route) (*dialects.Request, error) {
 	if r.Method != http.MethodPost && r.Method != http.MethodPut {
 		return nil, &dialects.Error{Class: producer.ClassBadRequest, Status: http.StatusMethodNotAllowed, Message: "method not allowed: use POST or PUT"}
 	}
@@ -129,7 +129,7 @@ func (wh *Webhook) Decode(r *http.Request, lim dialects.Limits) (*dialects.Reque
 
 // splitLines makes one record per non-empty line, all sharing the template
 // record's topic, key and headers. It stops reading past lim.MaxRecords.
-func splitLines(r *http.Request, template producer.Message, lim dialects.Limits) ([]producer.Message, error) {
+func splitLines(r *http.Request, template producer.Message, lim dialects.Route) ([]producer.Message, error) {
 	data, err := dialects.ReadBody(r)
 	if err != nil {
 		return nil, err
