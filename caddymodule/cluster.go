@@ -49,9 +49,11 @@ type Cluster struct {
 	// Default: "snappy". Kafka compression.type.
 	Compression string `json:"compression,omitempty"`
 
-	// How long a partition's batch waits for more records before it is sent.
-	// Requests waiting on their own records do not wait it out. Default: 5ms.
-	// Kafka linger.ms.
+	// How long a partition's batch waits for more records before it is sent;
+	// a request waits it out for its own records. With none, a batch goes
+	// out as soon as its broker has no produce request in flight, and the
+	// records of concurrent requests share the next one. Default: 0 (no
+	// linger). Kafka linger.ms.
 	Linger *caddy.Duration `json:"linger,omitempty"`
 
 	// Most records buffered and not yet acknowledged, across all requests;

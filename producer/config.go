@@ -35,8 +35,12 @@ type Config struct {
 	// Compression is "none", "gzip", "snappy", "lz4" or "zstd"
 	// (Kafka compression.type).
 	Compression string
-	// Linger is how long a partition's batch waits for more records
-	// (Kafka linger.ms). Requests answered synchronously do not wait it out.
+	// Linger is how long a partition's batch waits for more records before
+	// it is sent (Kafka linger.ms). Every request waits for its
+	// acknowledgement, so a linger adds up to its length to a request's
+	// latency. Default 0: a batch is sent as soon as its broker connection
+	// has no produce request in flight, and the records of requests
+	// arriving meanwhile share the next batch.
 	Linger time.Duration
 	// MaxBufferedRecords and MaxBufferedBytes bound what is buffered and
 	// not yet acknowledged; beyond them producing fails with ErrOverloaded
@@ -72,14 +76,13 @@ type SASL struct {
 
 // DefaultConfig is the configuration the gateway uses where a cluster's
 // settings are silent: Java's producer defaults except where the contract
-// says otherwise (5 ms linger, snappy, 30 s delivery timeout).
+// says otherwise (snappy, 30 s delivery timeout).
 func DefaultConfig() Config {
 	return Config{
 		ClientID:           "caddy-kafka",
 		Acks:               "all",
 		Idempotent:         true,
 		Compression:        "snappy",
-		Linger:             5 * time.Millisecond,
 		MaxBufferedRecords: 10000,
 		MaxBufferedBytes:   64 << 20,
 		MaxMessageBytes:    1 << 20,

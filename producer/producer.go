@@ -32,10 +32,9 @@ type Client struct {
 	records atomic.Int64
 	bytes   atomic.Int64
 
-	queueMu sync.RWMutex // Start holds it shared while sending to queue; Close closes queue under it
-	queue   chan *Pending
-	workers sync.WaitGroup
-	idle    atomic.Int32 // workers waiting on queue
+	closeMu sync.RWMutex // Start holds it shared while producing; Close sets closed under it
+	closed  bool
+	promise func(*kgo.Record, error) // c.finish, bound once
 }
 
 // New creates a client for cfg, with a logger and metrics if options say so.
@@ -51,6 +50,7 @@ func New(cfg Config, with ...Option) (*Client, error) {
 		opt(&o)
 	}
 	c := &Client{cfg: cfg, metrics: o.metrics}
+	c.promise = c.finish
 	if cfg.Embedded {
 		c.embedded, err = kfake.NewCluster(
 			kfake.AllowAutoTopicCreation(),
@@ -62,7 +62,6 @@ func New(cfg Config, with ...Option) (*Client, error) {
 		}
 		opts = append(opts, kgo.SeedBrokers(c.embedded.ListenAddrs()...))
 	}
-	opts = append(opts, kgo.WithHooks(c))
 	c.kc, err = kgo.NewClient(append(opts, o.kgoOpts()...)...)
 	if err != nil {
 		if c.embedded != nil {
@@ -71,10 +70,6 @@ func New(cfg Config, with ...Option) (*Client, error) {
 		return nil, fmt.Errorf("creating kafka client: %w", err)
 	}
 	c.meta = newMetadataCache(c.kc, cfg.AllowAutoTopicCreation || cfg.Embedded)
-	c.queue = make(chan *Pending, 1024)
-	c.idle.Store(1)
-	c.workers.Add(1)
-	go c.worker(c.queue)
 	return c, nil
 }
 
@@ -108,10 +103,17 @@ func (c *Client) Produce(ctx context.Context, msgs []Message) ([]Result, error) 
 	return p.Wait(ctx), nil
 }
 
-// Start hands msgs to the client and returns at once; the Pending reports
+// Start hands msgs to franz-go and returns at once; the Pending reports
 // their results. If the whole batch cannot be admitted, because the buffer
 // is full, it returns ErrOverloaded and produces nothing. msgs must not be
 // modified until the Pending is done.
+//
+// Each record goes to franz-go's asynchronous Produce from the caller's
+// goroutine, with one promise shared by every record of the client: the
+// Pending finishes with its own last record, so a slow partition delays
+// only the requests that wrote to it, and nothing waits for other
+// requests. franz-go batches records of concurrent requests by itself while
+// a produce request is in flight (one per broker).
 func (c *Client) Start(msgs []Message) (*Pending, error) {
 	p := &Pending{msgs: msgs, timeout: c.cfg.DeliveryTimeout, done: make(chan struct{})}
 	p.ctx = recordContext{Context: context.Background(), p: p}
@@ -119,11 +121,18 @@ func (c *Client) Start(msgs []Message) (*Pending, error) {
 		close(p.done)
 		return p, nil
 	}
+	c.closeMu.RLock()
+	defer c.closeMu.RUnlock()
+	if c.closed {
+		return nil, fmt.Errorf("producing: %w", kgo.ErrClientClosed)
+	}
 	p.size = messagesSize(msgs)
 	if !c.admit(int64(len(msgs)), p.size) {
 		return nil, ErrOverloaded
 	}
+	p.c = c
 	p.recs = make([]kgo.Record, len(msgs))
+	p.left.Store(int64(len(msgs)))
 	for i := range msgs {
 		m := &msgs[i]
 		p.recs[i] = kgo.Record{
@@ -136,20 +145,16 @@ func (c *Client) Start(msgs []Message) (*Pending, error) {
 			Context:   &p.ctx,
 		}
 	}
-	p.left.Store(int64(len(msgs)))
-	c.queueMu.RLock()
-	defer c.queueMu.RUnlock()
-	if c.queue == nil {
-		c.release(int64(len(msgs)), p.size)
-		return nil, fmt.Errorf("producing: %w", kgo.ErrClientClosed)
+	for i := range p.recs {
+		c.kc.Produce(context.Background(), &p.recs[i], c.promise)
 	}
-	c.queue <- p
 	return p, nil
 }
 
 // Pending is a batch of records on its way to Kafka.
 type Pending struct {
 	ctx     recordContext
+	c       *Client
 	msgs    []Message
 	recs    []kgo.Record
 	size    int64
@@ -164,7 +169,7 @@ type Pending struct {
 }
 
 // recordContext is the Context of a Pending's records: never cancelled, it
-// carries the Pending to OnProduceRecordUnbuffered.
+// carries the Pending to the promise.
 type recordContext struct {
 	context.Context
 	p *Pending
@@ -205,15 +210,10 @@ func (p *Pending) Wait(ctx context.Context) []Result {
 	return timedOut
 }
 
-// OnProduceRecordUnbuffered implements kgo.HookProduceRecordUnbuffered: it
-// finishes a record of a Pending, and the Pending with its last record,
-// whatever the other records produced with it are waiting for.
-func (c *Client) OnProduceRecordUnbuffered(r *kgo.Record, err error) {
-	rc, ok := r.Context.(*recordContext)
-	if !ok {
-		return
-	}
-	p := rc.p
+// finish is the promise of every record: it finishes a record of a
+// Pending, and the Pending with its last record.
+func (c *Client) finish(r *kgo.Record, err error) {
+	p := r.Context.(*recordContext).p
 	if err != nil {
 		p.mu.Lock()
 		if p.failed == nil {
@@ -240,64 +240,6 @@ func (c *Client) OnProduceRecordUnbuffered(r *kgo.Record, err error) {
 	c.release(int64(len(p.msgs)), p.size)
 	close(p.done)
 }
-
-// worker hands what Start queues to franz-go, in rounds: each round takes
-// every Pending waiting (up to maxRound records) and produces them with one
-// ProduceSync. Requests that arrive together share franz-go's per-call work,
-// and ProduceSync stops lingering on the partitions it touched once every
-// record is buffered, so no caller waits out the linger while concurrent
-// callers still share record batches. A Pending finishes with its own last
-// record (OnProduceRecordUnbuffered), not with its round, so a slow
-// partition delays only the requests that wrote to it.
-//
-// The pool is elastic: a worker about to wait on a round starts another if
-// none would be left idle, so rounds stuck on a slow partition never stop
-// the queue from draining; surplus workers exit once their round is done.
-func (c *Client) worker(queue <-chan *Pending) {
-	defer c.workers.Done()
-	var ptrs []*kgo.Record
-	for first := range queue {
-		ptrs = appendPtrs(ptrs[:0], first.recs)
-	more:
-		for len(ptrs) < maxRound {
-			select {
-			case p, ok := <-queue:
-				if !ok {
-					break more
-				}
-				ptrs = appendPtrs(ptrs, p.recs)
-			default:
-				break more
-			}
-		}
-		if c.idle.Add(-1) == 0 {
-			c.idle.Add(1)
-			c.workers.Add(1)
-			go c.worker(queue)
-		}
-		c.kc.ProduceSync(context.Background(), ptrs...)
-		clear(ptrs) // drop references to finished requests
-		if c.idle.Add(1) > maxIdleWorkers {
-			c.idle.Add(-1)
-			return
-		}
-	}
-}
-
-func appendPtrs(ptrs []*kgo.Record, recs []kgo.Record) []*kgo.Record {
-	for i := range recs {
-		ptrs = append(ptrs, &recs[i])
-	}
-	return ptrs
-}
-
-const (
-	// maxRound bounds the records of one round; a larger batch still goes
-	// out whole, in a round of its own.
-	maxRound = 10000
-	// maxIdleWorkers is how many workers wait for work between bursts.
-	maxIdleWorkers = 4
-)
 
 // explicitPartitionErr classifies franz-go's refusal of an out-of-range
 // explicit partition (one that metadata checks had not caught) as such: it
@@ -342,32 +284,19 @@ func (c *Client) Buffered() (records, bytes int64) {
 	return c.records.Load(), c.bytes.Load()
 }
 
-// Close stops accepting records, waits for those queued or buffered to be
+// Close stops accepting records, waits for those buffered to be
 // acknowledged, bounded by ctx, then closes the client and the embedded
 // broker, if any. Records still unacknowledged when ctx ends fail with
 // kgo.ErrClientClosed.
 func (c *Client) Close(ctx context.Context) error {
-	c.queueMu.Lock()
-	if c.queue != nil {
-		close(c.queue)
-		c.queue = nil
-	}
-	c.queueMu.Unlock()
-	// Workers return once their rounds are acknowledged, so waiting for
-	// them flushes everything queued or buffered.
-	flushed := make(chan struct{})
-	go func() {
-		c.workers.Wait()
-		close(flushed)
-	}()
+	c.closeMu.Lock()
+	c.closed = true
+	c.closeMu.Unlock()
 	var err error
-	select {
-	case <-flushed:
-	case <-ctx.Done():
-		err = fmt.Errorf("flushing before close: %w", ctx.Err())
+	if ferr := c.kc.Flush(ctx); ferr != nil {
+		err = fmt.Errorf("flushing before close: %w", ferr)
 	}
 	c.kc.Close()
-	<-flushed
 	if c.embedded != nil {
 		c.embedded.Close()
 	}

@@ -437,9 +437,8 @@ func readAll(t *testing.T, c *kfake.Cluster, topic string, want int) map[string]
 }
 
 // A partition whose leader is stuck delays only the requests that wrote to
-// it: requests to other partitions keep finishing (they may share franz-go
-// rounds with the stuck ones), and the stuck request finishes when its
-// broker answers.
+// it: requests to other partitions keep finishing, and the stuck request
+// finishes when its broker answers.
 func TestSlowPartitionDelaysOnlyItsRequests(t *testing.T) {
 	c, err := kfake.NewCluster(kfake.NumBrokers(2), kfake.SeedTopics(2, "split"))
 	if err != nil {
@@ -474,8 +473,7 @@ func TestSlowPartitionDelaysOnlyItsRequests(t *testing.T) {
 		time.Sleep(time.Millisecond)
 	}
 	// Many requests to the healthy partition, several at a time, all
-	// while partition 0 is stuck: more than the idle workers, so the pool
-	// must grow rather than stall.
+	// while partition 0 is stuck: none may wait for the stuck one.
 	var g errgroup
 	for i := range 40 {
 		g.Go(func() error {
@@ -552,3 +550,48 @@ func (g *errgroup) Go(f func() error) {
 }
 
 func (g *errgroup) Wait() error { g.wg.Wait(); return g.first }
+
+// A caller that stops waiting (its request's context is cancelled) must not
+// fail the records produced with its own: franz-go fails a partition's
+// buffered batch by its first record's context, so the request's context
+// must never reach it.
+func TestCancelledCallerFailsNoOtherRecord(t *testing.T) {
+	c := newCluster(t, 1, "shared")
+	release := make(chan struct{})
+	var seen atomic.Int32
+	slowProduce(c, release, &seen)
+	cl := newClient(t, c, nil)
+	// Hold the first produce request, so that the next records share a
+	// batch behind it.
+	first, err := cl.Start([]Message{{Topic: "shared", Partition: 0, Value: []byte("first")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for seen.Load() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	gone := make(chan []Result)
+	go func() {
+		res, _ := cl.Produce(ctx, []Message{{Topic: "shared", Partition: 0, Value: []byte("gone")}})
+		gone <- res
+	}()
+	stays, err := cl.Start([]Message{{Topic: "shared", Partition: 0, Value: []byte("stays")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(20 * time.Millisecond)
+	cancel()
+	if res := <-gone; Classify(res[0].Err) != ClassTimeout {
+		t.Fatalf("the cancelled caller got %v, want a timeout", res[0].Err)
+	}
+	close(release)
+	<-first.Done()
+	<-stays.Done()
+	if err := stays.Results()[0].Err; err != nil {
+		t.Fatalf("another caller's record failed with the cancelled one: %v", err)
+	}
+	if got := readAll(t, c, "shared", 3); len(got) != 3 {
+		t.Fatalf("%d records in Kafka, want 3 (the cancelled caller's too)", len(got))
+	}
+}

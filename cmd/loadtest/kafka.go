@@ -232,7 +232,7 @@ func fetch(ctx context.Context, b *kgo.Broker, topic string, id [16]byte, partit
 }
 
 // ceilingOpts are the gateway's franz-go producer settings at its defaults
-// (producer.DefaultConfig: acks all, idempotent, snappy, 5ms linger, the
+// (producer.DefaultConfig: acks all, idempotent, snappy, no linger, the
 // same buffer and batch limits), with franz-go's partitioner for null keys.
 func ceilingOpts(brokers []string, topic string) []kgo.Opt {
 	c := producer.DefaultConfig()

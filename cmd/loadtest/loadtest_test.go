@@ -21,9 +21,10 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// TestSmoke runs one short round of the HTTP ceiling, a gateway route with
-// its prober and read-back, and the streaming connection, so that the
-// harness cannot rot. It says nothing about speed.
+// TestSmoke runs one short round of the HTTP ceiling, the naive handler and
+// a gateway route with their prober and read-back, and the streaming
+// connection, so that the harness cannot rot. It says nothing about speed.
+// (kafka-pixy is left out: its first build takes minutes.)
 func TestSmoke(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds Caddy and runs load: not with -short")
@@ -35,7 +36,7 @@ func TestSmoke(t *testing.T) {
 	cfg := config{
 		duration:   time.Second,
 		rounds:     1,
-		filter:     regexp.MustCompile(`^(respond-c64|webhook-c64|confluent_v3-stream)$`),
+		filter:     regexp.MustCompile(`^(respond-c64|naive-c64|webhook-c64|confluent_v3-stream)$`),
 		bulkConns:  8,
 		probeEvery: 20 * time.Millisecond,
 		verifyMax:  500,
@@ -57,7 +58,7 @@ func TestSmoke(t *testing.T) {
 	if rep.failed() {
 		t.Fatalf("checks failed: %s", strings.Join(rep.failures(), "; "))
 	}
-	for _, name := range []string{"respond-c64", "webhook-c64", "confluent_v3-stream"} {
+	for _, name := range []string{"respond-c64", "naive-c64", "webhook-c64", "confluent_v3-stream"} {
 		rs := rep.results[name]
 		if len(rs) != 1 {
 			t.Fatalf("%s: %d results, want 1", name, len(rs))
@@ -73,8 +74,9 @@ func TestSmoke(t *testing.T) {
 			t.Errorf("%s: topic grew by %d, %d records acknowledged", name, r.grew, r.records)
 		}
 	}
-	if !strings.Contains(out.String(), "| webhook-c64 | 64 | 1 |") || !strings.Contains(out.String(), "x respond-c64") {
-		t.Errorf("report has no webhook-c64 row with its ratio:\n%s", out.String())
+	if !strings.Contains(out.String(), "| webhook-c64 | 64 | 1 |") || !strings.Contains(out.String(), "x respond-c64") ||
+		!strings.Contains(out.String(), "x naive-c64") {
+		t.Errorf("report has no webhook-c64 row with its ratios to respond and naive:\n%s", out.String())
 	}
 }
 

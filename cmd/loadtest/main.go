@@ -20,10 +20,14 @@
 // Scenarios (-scenarios is a regular expression on their names):
 //
 //	respond-c64, respond-c256     HTTP ceiling: Caddy's respond, same method, body, connections
+//	pixy-c64, pixy-c256           peer: kafka-pixy v0.18.0 (built once from the Go module proxy), sync, flush at once
+//	naive-c64, naive-c256         peer: a naive Caddy handler (./naive), one ProduceSync per request
 //	kafka-sync-g64                Kafka ceiling: 64 goroutines, ProduceSync one record each
 //	kafka-async                   Kafka ceiling: one goroutine, pipelined async Produce
 //	<dialect>-c64, <dialect>-c256 one 100-byte record per request, for each dialect
-//	webhook-ndjson-1000           1,000 records per request (NDJSON, split lines)
+//	webhook-ndjson-1000           1,000 records per request (NDJSON, split lines), 8 connections
+//	webhook-ndjson-1000-c1        the same on 1 connection
+//	naive-ndjson-1000[-c1]        peer: the naive handler, 1,000 lines in one ProduceSync
 //	confluent_v2-array-1000       1,000 records per request (JSON array)
 //	confluent_v3-concat-1000      1,000 concatenated records per request (Content-Length)
 //	confluent_v3-stream           one chunked connection streaming records, reports in order
@@ -73,8 +77,9 @@ func main() {
 	flag.IntVar(&cfg.bulkConns, "bulk-conns", 8, "connections for 1,000-record requests (at most 10 keep 1,000-record requests within the gateway's default max_buffered_records 10000)")
 	flag.DurationVar(&cfg.probeEvery, "probe-every", 20*time.Millisecond, "interval of the verification prober")
 	flag.IntVar(&cfg.verifyMax, "verify-max", 500, "most acknowledged records read back per scenario and round")
-	flag.StringVar(&cfg.caddyBin, "caddy", "", "a Caddy binary with this plugin (default: go build ./cmd/caddy)")
+	flag.StringVar(&cfg.caddyBin, "caddy", "", "a Caddy binary with this plugin and the harness's naive handler (default: go build ./cmd/loadtest/caddy)")
 	flag.IntVar(&cfg.wrkThreads, "wrk-threads", 2, "wrk threads")
+	flag.StringVar(&cfg.profile, "profile", "", "directory to write a CPU profile of Caddy per scenario and round into (from the admin endpoint's /debug/pprof/profile, over the round but its first and last second)")
 	flag.Usage = func() {
 		fmt.Fprintf(flag.CommandLine.Output(), "usage: go run ./cmd/loadtest [flags]\n\nScenarios:\n")
 		for _, sc := range allScenarios(defaultConns, 8, bulkRecords) {
@@ -142,6 +147,7 @@ type config struct {
 	verifyMax  int
 	caddyBin   string
 	wrkThreads int
+	profile    string   // directory for CPU profiles, "" for none
 	brokers    []string // a real broker; nil for kfake
 	command    string
 	stdout     io.Writer // the report

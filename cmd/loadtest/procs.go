@@ -42,6 +42,8 @@ type proc struct {
 	log  string // stdout+stderr file
 	done chan struct{}
 	err  error // set when done is closed
+	// admin is Caddy's admin port, 0 if off.
+	admin int
 }
 
 func (p *proc) pid() int { return p.cmd.Process.Pid }
@@ -182,14 +184,19 @@ func freePort() (int, error) {
 }
 
 // caddyfile is a Caddy config on 127.0.0.1:port serving site; kafka is the
-// broker list, "" for no kafka app.
-func caddyfile(port int, brokers []string, site string) string {
+// broker list, "" for no kafka app. admin is the admin endpoint's port (for
+// /debug/pprof), 0 for none.
+func caddyfile(port, admin int, brokers []string, site string) string {
 	var kafka string
 	if len(brokers) > 0 {
 		kafka = fmt.Sprintf("\tkafka {\n\t\tbrokers %s\n\t}\n", strings.Join(brokers, " "))
 	}
+	adminLine := "admin off"
+	if admin > 0 {
+		adminLine = fmt.Sprintf("admin 127.0.0.1:%d", admin)
+	}
 	return fmt.Sprintf(`{
-	admin off
+	%s
 	persist_config off
 	auto_https off
 	skip_install_trust
@@ -202,7 +209,7 @@ http://:%d {
 	bind 127.0.0.1
 	%s
 }
-`, kafka, port, site)
+`, adminLine, kafka, port, site)
 }
 
 // startCaddy runs bin with the Caddyfile and waits until it accepts
@@ -219,26 +226,14 @@ func startCaddy(ctx context.Context, bin, dir, name, config string, port int) (*
 	if err != nil {
 		return nil, err
 	}
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		c, err := net.DialTimeout("tcp", addr, time.Second)
-		if err == nil {
-			c.Close()
-			return p, nil
-		}
-		if p.exited() {
-			return nil, fmt.Errorf("caddy exited: %v: %s", p.err, p.tail())
-		}
-		if time.Now().After(deadline) || ctx.Err() != nil {
-			p.stop(os.Kill, 0)
-			return nil, fmt.Errorf("caddy did not listen on %s within 30s: %s", addr, p.tail())
-		}
-		time.Sleep(50 * time.Millisecond)
+	if err := waitListening(ctx, p, net.JoinHostPort("127.0.0.1", strconv.Itoa(port))); err != nil {
+		return nil, fmt.Errorf("caddy: %w", err)
 	}
+	return p, nil
 }
 
-// buildCaddy builds ./cmd/caddy of this module and links it into dir. It
+// buildCaddy builds ./cmd/loadtest/caddy (./cmd/caddy with the harness's
+// naive handler) of this module and links it into dir. It
 // builds into the user's cache directory, where go build leaves an
 // up-to-date binary alone, so that a second run does not link Caddy again;
 // the run then uses its own link to that file, which a concurrent run from
@@ -250,9 +245,9 @@ func buildCaddy(ctx context.Context, dir string) (string, error) {
 			out = filepath.Join(cache, "caddy-kafka-loadtest", "caddy")
 		}
 	}
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", out, "github.com/caddy-kafka/caddy-kafka/cmd/caddy")
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", out, "github.com/caddy-kafka/caddy-kafka/cmd/loadtest/caddy")
 	if b, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go build ./cmd/caddy (run from the repository): %w\n%s", err, b)
+		return "", fmt.Errorf("go build ./cmd/loadtest/caddy (run from the repository): %w\n%s", err, b)
 	}
 	bin := filepath.Join(dir, "caddy")
 	if err := os.Link(out, bin); err != nil {

@@ -33,18 +33,19 @@ func (rep *report) failures() []string {
 
 func (rep *report) failed() bool { return len(rep.failures()) > 0 }
 
-// ratios are a scenario's per-round ratios to its ceiling's same round:
-// req/s for single-record requests, records/s for the rest.
-func (rep *report) ratios(sc *scenario) []float64 {
-	ceil := rep.results[sc.ceiling]
+// ratios are a scenario's per-round ratios to another scenario's same
+// round (its ceiling or a peer): req/s for single-record requests,
+// records/s for the rest.
+func (rep *report) ratios(sc *scenario, to string) []float64 {
+	ceil := rep.results[to]
 	var out []float64
 	for _, r := range rep.results[sc.name] {
 		for _, c := range ceil {
-			if c.round != r.round {
+			if c.round != r.round || r.elapsed <= 0 {
 				continue
 			}
 			num, den := r.recPerSec(), c.recPerSec()
-			if sc.kind == kindGateway && !sc.bulk() {
+			if sc.records == 1 && sc.kind != kindStream {
 				num, den = r.reqPerSec(), c.reqPerSec()
 			}
 			if den > 0 {
@@ -53,6 +54,25 @@ func (rep *report) ratios(sc *scenario) []float64 {
 		}
 	}
 	return out
+}
+
+// ratioCell is the median ratio of sc to the scenario named to.
+func (rep *report) ratioCell(sc *scenario, to string) string {
+	if _, ok := rep.results[to]; !ok {
+		return "(no " + to + ")"
+	}
+	if m := median(rep.ratios(sc, to)); m >= 0 {
+		return fmt.Sprintf("%.2fx %s", m, to)
+	}
+	return "-"
+}
+
+// cpuPerRequest is the server's CPU time per answered request, in µs.
+func (r *result) cpuPerRequest() float64 {
+	if r.cpu < 0 || r.requests <= 0 || r.elapsed <= 0 || r.sc.kind == kindKafkaSync || r.sc.kind == kindKafkaAsync || r.sc.kind == kindStream {
+		return -1
+	}
+	return r.cpu * r.elapsed.Seconds() / float64(r.requests) * 1e6
 }
 
 func median(v []float64) float64 {
@@ -90,8 +110,8 @@ func percentile(lat []time.Duration, p int) time.Duration {
 
 // table is the markdown results table.
 func (rep *report) table(w io.Writer) {
-	fmt.Fprintln(w, "| scenario | conns | records/req | req/s | records/s | p50 ms | p99 ms | server CPU | broker CPU | peak RSS MiB | non-2xx (rounds) | ratio | verified |")
-	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|")
+	fmt.Fprintln(w, "| scenario | conns | records/req | req/s | records/s | p50 ms | p99 ms | server CPU | CPU µs/req | broker CPU | peak RSS MiB | non-2xx (rounds) | ratio | vs peers | verified |")
+	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|---:|")
 	for _, sc := range rep.scenarios {
 		rs := rep.results[sc.name]
 		var ok []*result // rounds that ran
@@ -126,11 +146,15 @@ func (rep *report) table(w io.Writer) {
 		}
 		ratio := "-"
 		if sc.ceiling != "" {
-			if m := median(rep.ratios(sc)); m >= 0 {
-				ratio = fmt.Sprintf("%.2fx %s", m, sc.ceiling)
-			} else {
-				ratio = "(no " + sc.ceiling + ")"
-			}
+			ratio = rep.ratioCell(sc, sc.ceiling)
+		}
+		var peers []string
+		for _, p := range sc.peers {
+			peers = append(peers, rep.ratioCell(sc, p))
+		}
+		peerCell := "-"
+		if len(peers) > 0 {
+			peerCell = strings.Join(peers, ", ")
 		}
 		rssCell := "-"
 		if rss > 0 {
@@ -153,13 +177,14 @@ func (rep *report) table(w io.Writer) {
 		if sc.kind == kindKafkaSync {
 			conns += " goroutines"
 		}
-		fmt.Fprintf(w, "| %s | %s | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n",
+		fmt.Fprintf(w, "| %s | %s | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n",
 			sc.name, conns, sc.records, reqs, num(medianOf(ok, (*result).recPerSec)),
 			msCell(medianOf(ok, func(r *result) float64 { return ms(r.p50) })),
 			msCell(medianOf(ok, func(r *result) float64 { return ms(r.p99) })),
 			cores(medianOf(ok, func(r *result) float64 { return r.cpu })),
+			usCell(medianOf(ok, (*result).cpuPerRequest)),
 			cores(medianOf(ok, func(r *result) float64 { return r.brokerCPU })),
-			rssCell, errCell, ratio, ver)
+			rssCell, errCell, ratio, peerCell, ver)
 	}
 }
 
@@ -177,6 +202,13 @@ func num(f float64) string {
 		b.WriteRune(c)
 	}
 	return b.String()
+}
+
+func usCell(f float64) string {
+	if f < 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.0f", f)
 }
 
 func msCell(f float64) string {
@@ -202,12 +234,13 @@ func (rep *report) write() error {
 	}
 	rep.table(&b)
 	b.WriteString(`
-Medians over the rounds (peak RSS: the largest). server CPU is Caddy's (for kafka-* rows, this
-harness's own, which is the producer), in cores; broker CPU is kfake's. ratio is the median of the
-per-round ratios to the named ceiling in the same round: req/s for single-record requests,
-records/s for 1,000-record requests and streaming. non-2xx counts failed answers (records, for
-kafka-* rows, and failed reports for the stream); a flagged round (⚠) had some. verified is the
-acknowledged records read back from Kafka with the right value.
+Medians over the rounds (peak RSS: the largest). server CPU is Caddy's (kafka-pixy's for pixy-*;
+for kafka-* rows, this harness's own, which is the producer), in cores, and CPU µs/req that over the
+requests answered; broker CPU is kfake's. ratio is the median of the per-round ratios to the named
+ceiling in the same round, vs peers the same to the peers (kafka-pixy, the naive handler): req/s
+for single-record requests, records/s for 1,000-record requests and streaming. non-2xx counts
+failed answers (records, for kafka-* rows, and failed reports for the stream); a flagged round (⚠)
+had some. verified is the acknowledged records read back from Kafka with the right value.
 `)
 	var flagged []string
 	for _, sc := range rep.scenarios {

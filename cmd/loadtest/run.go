@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -65,6 +66,7 @@ type runner struct {
 	dir   string
 	caddy string
 	wrk   string
+	pixy  string
 	runID string
 }
 
@@ -93,20 +95,31 @@ func run(ctx context.Context, cfg config) (*report, error) {
 	r.dir = dir
 
 	began := time.Now()
-	needWrk, needCaddy := false, false
+	needWrk, needCaddy, needPixy := false, false, false
 	for _, sc := range selected {
-		needWrk = needWrk || sc.kind == kindRespond || sc.kind == kindGateway
+		needWrk = needWrk || sc.kind == kindRespond || sc.kind == kindGateway || sc.kind == kindPixy
 		needCaddy = needCaddy || sc.kind == kindRespond || sc.kind == kindGateway || sc.kind == kindStream
+		needPixy = needPixy || sc.kind == kindPixy
+	}
+	if cfg.profile != "" {
+		if err := os.MkdirAll(cfg.profile, 0o755); err != nil {
+			return nil, err
+		}
 	}
 	if needWrk {
 		if r.wrk, err = ensureWrk(ctx, cfg.log); err != nil {
 			return nil, err
 		}
 	}
+	if needPixy {
+		if r.pixy, err = ensurePixy(ctx, cfg.log); err != nil {
+			return nil, err
+		}
+	}
 	if needCaddy {
 		r.caddy = cfg.caddyBin
 		if r.caddy == "" {
-			fmt.Fprintln(cfg.log, "building ./cmd/caddy")
+			fmt.Fprintln(cfg.log, "building ./cmd/loadtest/caddy")
 			if r.caddy, err = buildCaddy(ctx, dir); err != nil {
 				return nil, err
 			}
@@ -252,7 +265,7 @@ func (r *runner) runScenario(ctx context.Context, sc *scenario, round int) *resu
 		err = r.runRespond(ctx, res)
 	case kindKafkaSync, kindKafkaAsync:
 		err = r.runCeiling(ctx, res)
-	case kindGateway:
+	case kindGateway, kindPixy:
 		err = r.runGateway(ctx, res)
 	case kindStream:
 		err = r.runStreamScenario(ctx, res)
@@ -264,34 +277,44 @@ func (r *runner) runScenario(ctx context.Context, sc *scenario, round int) *resu
 	return res
 }
 
-// caddyFor starts Caddy serving site.
+// caddyFor starts Caddy serving site, with its admin endpoint on when
+// profiling.
 func (r *runner) caddyFor(ctx context.Context, res *result, brokers []string, site string) (*proc, string, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, "", err
 	}
+	admin := 0
+	if r.cfg.profile != "" {
+		if admin, err = freePort(); err != nil {
+			return nil, "", err
+		}
+	}
 	name := fmt.Sprintf("caddy-%s-r%d", res.sc.name, res.round)
-	p, err := startCaddy(ctx, r.caddy, r.dir, name, caddyfile(port, brokers, site), port)
+	p, err := startCaddy(ctx, r.caddy, r.dir, name, caddyfile(port, admin, brokers, site), port)
 	if err != nil {
 		return nil, "", err
 	}
+	p.admin = admin
 	return p, fmt.Sprintf("http://127.0.0.1:%d", port), nil
 }
 
-// measureWrk runs wrk against Caddy and fills res.
-func (r *runner) measureWrk(ctx context.Context, res *result, caddy *proc, bm cpuMeter, base, path string, body []byte) error {
+// measureWrk runs wrk against the server and fills res.
+func (r *runner) measureWrk(ctx context.Context, res *result, server *proc, bm cpuMeter, base, path string, body []byte) error {
 	sc := res.sc
-	cm := startCPU(caddy.pid())
+	cm := startCPU(server.pid())
+	stopProfile := r.profile(ctx, res, server)
 	w, err := runWrk(ctx, r.wrk, r.dir, fmt.Sprintf("wrk-%s-r%d", sc.name, res.round), base, path,
 		sc.dialect.headers, body, r.cfg.wrkThreads, sc.conns, r.cfg.duration)
 	res.cpu = cm.cores()
+	stopProfile()
 	if bm.pid != 0 {
 		res.brokerCPU = bm.cores()
 		if rss, err := peakRSS(bm.pid); err == nil {
 			res.brokerRSS = rss
 		}
 	}
-	if rss, err := peakRSS(caddy.pid()); err == nil {
+	if rss, err := peakRSS(server.pid()); err == nil {
 		res.rss = rss
 	}
 	if err != nil {
@@ -306,10 +329,56 @@ func (r *runner) measureWrk(ctx context.Context, res *result, caddy *proc, bm cp
 	if res.elapsed > 0 {
 		res.loadCPU = (w.userCPU + w.sysCPU).Seconds() / res.elapsed.Seconds()
 	}
-	if caddy.exited() {
-		return fmt.Errorf("caddy exited during the round: %s", caddy.tail())
+	if server.exited() {
+		return fmt.Errorf("%s exited during the round: %s", server.name, server.tail())
 	}
 	return nil
+}
+
+// profile fetches a CPU profile of Caddy over the middle of the round from
+// its admin endpoint's /debug/pprof/profile into -profile's directory, as
+// <scenario>-r<round>.pprof; the returned function waits for it. It does
+// nothing without -profile or for a server without an admin endpoint.
+func (r *runner) profile(ctx context.Context, res *result, server *proc) (wait func()) {
+	if r.cfg.profile == "" || server.admin == 0 {
+		return func() {}
+	}
+	secs := max(1, int(r.cfg.duration/time.Second)-2)
+	url := fmt.Sprintf("http://127.0.0.1:%d/debug/pprof/profile?seconds=%d", server.admin, secs)
+	out := filepath.Join(r.cfg.profile, fmt.Sprintf("%s-r%d.pprof", res.sc.name, res.round))
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		select { // skip wrk's first second: connections opening
+		case <-time.After(time.Second):
+		case <-ctx.Done():
+			return
+		}
+		if err := fetchTo(ctx, url, out); err != nil {
+			res.notes = append(res.notes, fmt.Sprintf("profile: %v", err))
+		}
+	}()
+	return func() { <-done }
+}
+
+func fetchTo(ctx context.Context, url, path string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s: %s", url, resp.Status)
+	}
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, b, 0o644)
 }
 
 func (r *runner) runRespond(ctx context.Context, res *result) error {
@@ -333,7 +402,13 @@ func (r *runner) runGateway(ctx context.Context, res *result) error {
 		return err
 	}
 	defer b.close(ctx)
-	caddy, base, err := r.caddyFor(ctx, res, b.addrs, sc.dialect.route(b.topic, sc.bulk()))
+	var caddy *proc
+	var base string
+	if sc.kind == kindPixy {
+		caddy, base, err = r.pixyFor(ctx, res, b.addrs)
+	} else {
+		caddy, base, err = r.caddyFor(ctx, res, b.addrs, sc.dialect.route(b.topic, b.addrs, sc.bulk()))
+	}
 	if err != nil {
 		return err
 	}
@@ -452,7 +527,7 @@ func (r *runner) runStreamScenario(ctx context.Context, res *result) error {
 		return err
 	}
 	defer b.close(ctx)
-	caddy, base, err := r.caddyFor(ctx, res, b.addrs, sc.dialect.route(b.topic, false))
+	caddy, base, err := r.caddyFor(ctx, res, b.addrs, sc.dialect.route(b.topic, b.addrs, false))
 	if err != nil {
 		return err
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"strconv"
+	"strings"
 )
 
 // kind is how a scenario is loaded.
@@ -18,6 +19,7 @@ const (
 	kindKafkaAsync             // franz-go async Produce from one goroutine
 	kindGateway                // wrk against a kafka_rest route, with the prober
 	kindStream                 // one confluent_v3 streaming connection
+	kindPixy                   // wrk against kafka-pixy, with the prober
 )
 
 // scenario is one line of the table.
@@ -28,6 +30,7 @@ type scenario struct {
 	conns   int      // connections (goroutines for kafka-sync)
 	records int      // records per request
 	ceiling string   // the scenario this one is a ratio of, if any
+	peers   []string // peers measured in the same rounds, compared like the ceiling
 }
 
 // bulk reports whether the scenario's requests carry many records.
@@ -44,23 +47,47 @@ const (
 // allScenarios lists every scenario in run order: each ceiling runs right
 // before the scenarios measured against it, so that a ratio compares
 // measurements minutes apart at most, even on a machine whose load drifts.
+// The peers (kafka-pixy and the naive handler) run in the same rounds,
+// between the ceiling and the gateway's dialects.
 func allScenarios(conns []int, bulkConns, bulk int) []*scenario {
 	var out []*scenario
 	for _, c := range conns {
 		respond := fmt.Sprintf("respond-c%d", c)
-		out = append(out, &scenario{name: respond, kind: kindRespond, dialect: dialectWebhook, conns: c, records: 1})
+		pixy := fmt.Sprintf("pixy-c%d", c)
+		naive := fmt.Sprintf("naive-c%d", c)
+		out = append(out,
+			&scenario{name: respond, kind: kindRespond, dialect: dialectWebhook, conns: c, records: 1},
+			&scenario{name: pixy, kind: kindPixy, dialect: dialectPixy, conns: c, records: 1, ceiling: respond},
+			&scenario{name: naive, kind: kindGateway, dialect: dialectNaive, conns: c, records: 1, ceiling: respond,
+				peers: []string{pixy}},
+		)
 		for _, d := range dialectList {
 			out = append(out, &scenario{name: fmt.Sprintf("%s-c%d", d.name, c), kind: kindGateway, dialect: d,
-				conns: c, records: 1, ceiling: respond})
+				conns: c, records: 1, ceiling: respond, peers: []string{pixy, naive}})
 		}
 	}
 	out = append(out,
 		&scenario{name: fmt.Sprintf("kafka-sync-g%d", syncWorkers), kind: kindKafkaSync, conns: syncWorkers, records: 1},
 		&scenario{name: "kafka-async", kind: kindKafkaAsync, conns: 1, records: 1},
 	)
-	for _, d := range []*dialect{dialectWebhook, dialectConfluentV2, dialectConfluentV3} {
-		out = append(out, &scenario{name: fmt.Sprintf("%s-%s-%d", d.name, d.bulkName, bulk), kind: kindGateway, dialect: d,
-			conns: bulkConns, records: bulk, ceiling: "kafka-async"})
+	// Bulk requests on bulkConns connections, then on one, each after the
+	// naive handler's same load.
+	for _, c := range []int{bulkConns, 1} {
+		suffix := ""
+		if c != bulkConns {
+			suffix = fmt.Sprintf("-c%d", c)
+		}
+		naive := fmt.Sprintf("naive-ndjson-%d%s", bulk, suffix)
+		out = append(out, &scenario{name: naive, kind: kindGateway, dialect: dialectNaive,
+			conns: c, records: bulk, ceiling: "kafka-async"})
+		ds := []*dialect{dialectWebhook, dialectConfluentV2, dialectConfluentV3}
+		if c != bulkConns {
+			ds = ds[:1] // the NDJSON shape, to compare with the naive handler
+		}
+		for _, d := range ds {
+			out = append(out, &scenario{name: fmt.Sprintf("%s-%s-%d%s", d.name, d.bulkName, bulk, suffix), kind: kindGateway,
+				dialect: d, conns: c, records: bulk, ceiling: "kafka-async", peers: []string{naive}})
+		}
 	}
 	out = append(out, &scenario{name: "confluent_v3-stream", kind: kindStream, dialect: dialectConfluentV3,
 		conns: 1, records: 1, ceiling: "kafka-async"})
@@ -78,8 +105,9 @@ type dialect struct {
 	name     string
 	bulkName string // the bulk scenario's name part, "" if the dialect has none
 	// route is the site block's kafka_rest directive for topic; bulk for
-	// the route of the bulk scenario.
-	route   func(topic string, bulk bool) string
+	// the route of the bulk scenario. brokers is for routes that have their
+	// own client (the naive handler).
+	route   func(topic string, brokers []string, bulk bool) string
 	path    func(topic string) string
 	headers map[string]string
 	// body is a request carrying values (one, or many when bulk).
@@ -94,7 +122,7 @@ var (
 	dialectWebhook = &dialect{
 		name:     "webhook",
 		bulkName: "ndjson",
-		route: func(topic string, bulk bool) string {
+		route: func(topic string, _ []string, bulk bool) string {
 			split := ""
 			if bulk {
 				split = "\n\t\tsplit lines"
@@ -114,7 +142,7 @@ var (
 	dialectConfluentV2 = &dialect{
 		name:     "confluent_v2",
 		bulkName: "array",
-		route: func(topic string, _ bool) string {
+		route: func(topic string, _ []string, _ bool) string {
 			return fmt.Sprintf("kafka_rest confluent_v2 {\n\t\ttopics %s\n\t}", topic)
 		},
 		path: func(topic string) string { return "/topics/" + topic },
@@ -159,7 +187,7 @@ var (
 	dialectConfluentV3 = &dialect{
 		name:     "confluent_v3",
 		bulkName: "concat",
-		route: func(topic string, _ bool) string {
+		route: func(topic string, _ []string, _ bool) string {
 			return fmt.Sprintf("kafka_rest confluent_v3 {\n\t\tcluster_id %s\n\t\ttopics %s\n\t}", clusterID, topic)
 		},
 		path:    func(topic string) string { return "/v3/clusters/" + clusterID + "/topics/" + topic + "/records" },
@@ -197,7 +225,7 @@ var (
 	}
 	dialectUpstash = &dialect{
 		name: "upstash",
-		route: func(topic string, _ bool) string {
+		route: func(topic string, _ []string, _ bool) string {
 			return fmt.Sprintf("kafka_rest upstash {\n\t\ttopics %s\n\t}", topic)
 		},
 		path:    func(topic string) string { return "/produce/" + topic },
@@ -222,7 +250,7 @@ var (
 	}
 	dialectIBM = &dialect{
 		name: "ibm_event_streams",
-		route: func(topic string, _ bool) string {
+		route: func(topic string, _ []string, _ bool) string {
 			return fmt.Sprintf("kafka_rest ibm_event_streams {\n\t\ttopics %s\n\t}", topic)
 		},
 		path: func(topic string) string { return "/topics/" + topic + "/records" },
@@ -244,6 +272,32 @@ var (
 			}
 			return []ack{{*resp.Metadata.Partition, *resp.Metadata.Offset}}, nil
 		},
+	}
+	// dialectNaive is the harness's naive handler (package naive): the
+	// webhook dialect's request and answer shapes.
+	dialectNaive = &dialect{
+		name:     "naive",
+		bulkName: "ndjson",
+		route: func(topic string, brokers []string, bulk bool) string {
+			split := ""
+			if bulk {
+				split = "\n\t\tsplit lines"
+			}
+			return fmt.Sprintf("loadtest_naive {\n\t\tbrokers %s\n\t\ttopic %s%s\n\t}", strings.Join(brokers, " "), topic, split)
+		},
+		path:    dialectWebhook.path,
+		headers: dialectWebhook.headers,
+		body:    dialectWebhook.body,
+		parse:   parseTopicPartitionOffset,
+	}
+	// dialectPixy is kafka-pixy's produce API, synchronous: the body is the
+	// value and the answer {"partition":p,"offset":o}.
+	dialectPixy = &dialect{
+		name:    "pixy",
+		path:    func(topic string) string { return "/topics/" + topic + "/messages?sync=true" },
+		headers: map[string]string{"Content-Type": "application/json"},
+		body:    func(values [][]byte, _ bool) []byte { return values[0] },
+		parse:   parseTopicPartitionOffset,
 	}
 	dialectList = []*dialect{dialectWebhook, dialectConfluentV2, dialectConfluentV3, dialectUpstash, dialectIBM}
 )
