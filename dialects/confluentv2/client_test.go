@@ -136,7 +136,7 @@ func TestKafkaRestNodeClient(t *testing.T) {
 		t.Fatalf("partitions and offsets %+v %+v", pt, pp)
 	}
 	// Keyed records land where Java's partitioner puts them.
-	if want := javaPartition([]byte("user-1"), 3); *pt.Offsets[1].Partition != want {
+	if want := gatewaytest.JavaPartition([]byte("user-1"), 3); *pt.Offsets[1].Partition != want {
 		t.Errorf("keyed record on partition %d, want %d", *pt.Offsets[1].Partition, want)
 	}
 
@@ -277,40 +277,4 @@ func checkNodeMetadata(t *testing.T, g *gatewaytest.Gateway, steps map[string]st
 	if s := steps["missingTopic"]; s.Status != 404 || !strings.Contains(string(s.Data), `"error_code":40401`) {
 		t.Errorf("missing topic: %+v", s)
 	}
-}
-
-// murmur2 is Kafka's Utils.murmur2, written out here so that the test does
-// not trust the gateway's partitioner.
-func murmur2(data []byte) int32 {
-	const seed, m, r = uint32(0x9747b28c), uint32(0x5bd1e995), 24
-	length := len(data)
-	h := seed ^ uint32(length)
-	for i := 0; i+4 <= length; i += 4 {
-		k := uint32(data[i]) | uint32(data[i+1])<<8 | uint32(data[i+2])<<16 | uint32(data[i+3])<<24
-		k *= m
-		k ^= k >> r
-		k *= m
-		h *= m
-		h ^= k
-	}
-	rest := length &^ 3
-	switch length % 4 {
-	case 3:
-		h ^= uint32(data[rest+2]) << 16
-		fallthrough
-	case 2:
-		h ^= uint32(data[rest+1]) << 8
-		fallthrough
-	case 1:
-		h ^= uint32(data[rest])
-		h *= m
-	}
-	h ^= h >> 13
-	h *= m
-	h ^= h >> 15
-	return int32(h)
-}
-
-func javaPartition(key []byte, partitions int32) int32 {
-	return (murmur2(key) & 0x7fffffff) % partitions
 }
