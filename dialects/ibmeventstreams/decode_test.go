@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -18,7 +19,7 @@ import (
 )
 
 func TestParseQuery(t *testing.T) {
-	key, headers, err := parseQuery("key=0a0b&keyType=binary&headers=colour:726463,size:666f726d696461626c65&other=ignored")
+	key, headers, _, err := parseQuery("key=0a0b&keyType=binary&headers=colour:726463,size:666f726d696461626c65&other=ignored")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -29,15 +30,15 @@ func TestParseQuery(t *testing.T) {
 		headers[1].Key != "size" || string(headers[1].Value) != "formidable" {
 		t.Fatalf("headers %v", headers)
 	}
-	key, headers, err = parseQuery("headers=")
+	key, headers, _, err = parseQuery("headers=")
 	if err != nil || key != nil || headers != nil {
 		t.Fatalf("empty headers: key %v headers %v err %v", key, headers, err)
 	}
-	key, _, err = parseQuery("key=")
+	key, _, _, err = parseQuery("key=")
 	if err != nil || key == nil || len(key) != 0 {
 		t.Fatalf("key= must be an empty, non-null key: %v %v", key, err)
 	}
-	if _, _, err := parseQuery("key=%zz"); err == nil {
+	if _, _, _, err := parseQuery("key=%zz"); err == nil {
 		t.Fatal("malformed query accepted")
 	}
 }
@@ -113,6 +114,9 @@ func FuzzQuery(f *testing.F) {
 		"headers=a:,b:00,a:ff",
 		"headers=urn%3Ax:00",
 		"schemaname=s&schemaversion=1&schemavalidation=true",
+		"schemaname=s&schemaversion=latest&schemavalidation=FALSE",
+		"schemaversion=2",
+		"schemaname=&schemavalidation=true",
 		"key=a&key=b",
 		"keyType=binary&key=zz",
 		"headers=,",
@@ -121,7 +125,7 @@ func FuzzQuery(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, raw string) {
-		key, headers, err := parseQuery(raw)
+		key, headers, sq, err := parseQuery(raw)
 		if err != nil {
 			var e *dialects.Error
 			if !errors.As(err, &e) || e.Class != producer.ClassBadRequest || e.Message == "" {
@@ -144,9 +148,21 @@ func FuzzQuery(f *testing.F) {
 		if len(parts) > 0 {
 			q.Set("headers", strings.Join(parts, ","))
 		}
-		key2, headers2, err := parseQuery(q.Encode())
+		if sq.subject != "" {
+			q.Set("schemaname", sq.subject)
+			if sq.version != 0 {
+				q.Set("schemaversion", strconv.Itoa(sq.version))
+			}
+			q.Set("schemavalidation", strconv.FormatBool(sq.validate))
+		} else if sq != (schemaQuery{}) {
+			t.Fatalf("%q: schema options %+v without a schemaname", raw, sq)
+		}
+		key2, headers2, sq2, err := parseQuery(q.Encode())
 		if err != nil {
 			t.Fatalf("re-encoded %q: %v", q.Encode(), err)
+		}
+		if sq != sq2 || (sq.version < 0) {
+			t.Fatalf("round trip of %q: schema %+v/%+v", raw, sq, sq2)
 		}
 		if (key == nil) != (key2 == nil) || !bytes.Equal(key, key2) || len(headers) != len(headers2) {
 			t.Fatalf("round trip of %q: key %q/%q headers %v/%v", raw, key, key2, headers, headers2)

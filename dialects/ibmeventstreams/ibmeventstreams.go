@@ -31,9 +31,28 @@
 //     value; an empty entry (a stray comma) is a 400; repeated names are kept
 //     in order, as Kafka allows.
 //   - A query parameter given twice is a 400; unknown query parameters are
-//     ignored, as the Java service ignores them. Any of schemaname,
-//     schemaversion or schemavalidation, whatever its value, is a 400
-//     "schemas are not supported".
+//     ignored, as the Java service ignores them.
+//   - schemaname (the registry subject) and schemaversion (a version
+//     number, or "latest", the default) need the cluster's schema_registry;
+//     without one they are a 400 "schemas are not supported". The schema is
+//     looked up (cached as the registry's other lookups are), the body is
+//     written as sent, and the record gets the headers IBM documents for
+//     producers that set them themselves
+//     (com.ibm.eventstreams.schemaregistry.schema.id, .schema.version and
+//     .encoding: JSON for a JSON Content-Type or a JSON Schema, else BINARY),
+//     after any from the headers parameter. A subject or version the
+//     registry does not have is a 404 naming it, with "schema" in the error
+//     envelope; the registry unreachable is a 503 with Retry-After.
+//   - schemavalidation=true checks the body against the schema before
+//     anything is written (Avro: its JSON encoding for a JSON Content-Type,
+//     else Avro binary; Protobuf likewise JSON or binary; JSON Schema: a JSON
+//     document) and refuses a mismatch with 400 naming the first violation.
+//     It must be true or false (any case): JAX-RS would read "yes" as false
+//     and skip the check silently, so other values are a 400 here. Keys are
+//     never validated, as IBM's documentation says. schemaversion or
+//     schemavalidation without schemaname is a 400.
+//   - The 200 answer has no "Comment": the registry's compatibility API
+//     does not say whether a version is deprecated.
 //   - A method other than POST on /topics/{topic_name}/records is a 405 with
 //     Allow: POST; other paths pass to the next handler.
 //   - Status of failures the spec does not list: the gateway failing to
@@ -61,6 +80,7 @@ import (
 
 	"github.com/caddy-kafka/caddy-kafka/dialects"
 	"github.com/caddy-kafka/caddy-kafka/producer"
+	"github.com/caddy-kafka/caddy-kafka/producer/schema"
 )
 
 func init() {
@@ -100,8 +120,21 @@ func badRequest(format string, args ...any) error {
 	return dialects.Errorf(producer.ClassBadRequest, format, args...)
 }
 
-// errSchemas answers every schema parameter.
-var errSchemas = &dialects.Error{Class: producer.ClassBadRequest, Message: "schemas are not supported"}
+// Record headers that identify a record's schema, as IBM documents them for
+// producers that set them themselves.
+const (
+	HeaderSchemaID      = "com.ibm.eventstreams.schemaregistry.schema.id"
+	HeaderSchemaVersion = "com.ibm.eventstreams.schemaregistry.schema.version"
+	HeaderEncoding      = "com.ibm.eventstreams.schemaregistry.encoding"
+)
+
+// schemaQuery is a request's schemaname, schemaversion and
+// schemavalidation.
+type schemaQuery struct {
+	subject  string
+	version  int // 0 is the latest
+	validate bool
+}
 
 // Decode reads one record: the body is the value, the query has the key and
 // headers.
@@ -117,9 +150,12 @@ func (EventStreams) Decode(r *http.Request, lim dialects.Route) (*dialects.Reque
 		return nil, &dialects.Error{Class: producer.ClassBadRequest, Status: http.StatusRequestURITooLong,
 			Message: "The total length of the URI must not exceed 10Kb"}
 	}
-	key, headers, err := parseQuery(r.URL.RawQuery)
+	key, headers, sq, err := parseQuery(r.URL.RawQuery)
 	if err != nil {
 		return nil, err
+	}
+	if sq.subject != "" && lim.Schemas == nil {
+		return nil, dialects.ErrSchemasNotSupported
 	}
 	isJSON, err := mediaType(r.Header.Get("Content-Type"))
 	if err != nil {
@@ -141,6 +177,11 @@ func (EventStreams) Decode(r *http.Request, lim dialects.Route) (*dialects.Reque
 	if isJSON && !json.Valid(value) {
 		return nil, badRequest("the body is not valid JSON, as its Content-Type says it is")
 	}
+	if sq.subject != "" {
+		if headers, err = sq.apply(r, lim.Schemas, topic, value, isJSON, headers); err != nil {
+			return nil, err
+		}
+	}
 	return &dialects.Request{Records: []producer.Message{{
 		Topic: topic, Partition: -1, Key: key, Value: value, Headers: headers,
 	}}}, nil
@@ -149,25 +190,106 @@ func (EventStreams) Decode(r *http.Request, lim dialects.Route) (*dialects.Reque
 var errEmpty = &dialects.Error{Class: producer.ClassBadRequest, Status: http.StatusLengthRequired,
 	Message: "The request did not contain any data"}
 
-// parseQuery reads the key, keyType and headers parameters.
-func parseQuery(raw string) (key []byte, headers []producer.Header, err error) {
+// apply looks the schema up, validates value against it when asked, and
+// returns headers with the schema's headers added.
+func (sq schemaQuery) apply(r *http.Request, reg dialects.Serializer, topic string, value []byte, isJSON bool, headers []producer.Header) ([]producer.Header, error) {
+	res, err := reg.Resolve(r.Context(), schema.Ref{Topic: topic, Subject: sq.subject, Version: sq.version})
+	if err != nil {
+		return nil, schemaError(err)
+	}
+	asJSON := isJSON || res.Format == schema.JSONSchema
+	if sq.validate {
+		if err := res.Validate(value, !asJSON); err != nil {
+			return nil, schemaError(err)
+		}
+	}
+	encoding := "BINARY"
+	if asJSON {
+		encoding = "JSON"
+	}
+	return append(headers,
+		producer.Header{Key: HeaderSchemaID, Value: strconv.AppendInt(nil, int64(res.ID), 10)},
+		producer.Header{Key: HeaderSchemaVersion, Value: strconv.AppendInt(nil, int64(res.Version), 10)},
+		producer.Header{Key: HeaderEncoding, Value: []byte(encoding)}), nil
+}
+
+// schemaError maps a schema failure to Event Streams' statuses: 404 for a
+// schema the registry does not have, 400 for a body that does not match,
+// 503 for the registry unreachable, 500 for the rest.
+func schemaError(err error) error {
+	e := dialects.SchemaError(err)
+	switch schema.KindOf(err) {
+	case schema.KindUnknownSubject, schema.KindUnknownVersion, schema.KindUnknownID:
+		e.Status = http.StatusNotFound
+	case schema.KindInvalidSchema:
+		// The registry holds a schema that does not compile: nothing the
+		// client can fix.
+		e.Class = producer.ClassInternal
+	}
+	return e
+}
+
+// parseQuery reads the key, keyType, headers and schema parameters.
+func parseQuery(raw string) (key []byte, headers []producer.Header, sq schemaQuery, err error) {
 	if raw == "" {
-		return nil, nil, nil
+		return nil, nil, sq, nil
 	}
 	q, err := url.ParseQuery(raw)
 	if err != nil {
-		return nil, nil, badRequest("malformed query string")
+		return nil, nil, sq, badRequest("malformed query string")
 	}
 	for name, vs := range q {
 		switch name {
-		case "schemaname", "schemaversion", "schemavalidation":
-			return nil, nil, errSchemas
-		case "key", "keyType", "headers":
+		case "key", "keyType", "headers", "schemaname", "schemaversion", "schemavalidation":
 			if len(vs) > 1 {
-				return nil, nil, badRequest("query parameter %s given more than once", name)
+				return nil, nil, sq, badRequest("query parameter %s given more than once", name)
 			}
 		}
 	}
+	if sq, err = parseSchemaQuery(q); err != nil {
+		return nil, nil, sq, err
+	}
+	key, headers, err = parseKeyHeaders(q)
+	return key, headers, sq, err
+}
+
+// parseSchemaQuery reads schemaname, schemaversion and schemavalidation.
+func parseSchemaQuery(q url.Values) (sq schemaQuery, err error) {
+	name, hasName := q["schemaname"]
+	if hasName {
+		if sq.subject = name[0]; sq.subject == "" {
+			return sq, badRequest("schemaname is empty: give the name of a schema in the registry")
+		}
+	}
+	if v, ok := q["schemaversion"]; ok {
+		if !hasName {
+			return sq, badRequest("schemaversion needs schemaname")
+		}
+		if !strings.EqualFold(v[0], "latest") {
+			n, err := strconv.ParseInt(v[0], 10, 32)
+			if err != nil || n < 1 {
+				return sq, badRequest("schemaversion %q is not a version number (1, 2, ...) or latest", v[0])
+			}
+			sq.version = int(n)
+		}
+	}
+	if v, ok := q["schemavalidation"]; ok {
+		if !hasName {
+			return sq, badRequest("schemavalidation needs schemaname")
+		}
+		switch {
+		case strings.EqualFold(v[0], "true"):
+			sq.validate = true
+		case strings.EqualFold(v[0], "false"):
+		default:
+			return sq, badRequest("schemavalidation must be true or false")
+		}
+	}
+	return sq, nil
+}
+
+// parseKeyHeaders reads the key, keyType and headers parameters.
+func parseKeyHeaders(q url.Values) (key []byte, headers []producer.Header, err error) {
 	binary := false
 	if kt, ok := q["keyType"]; ok {
 		switch {
@@ -286,6 +408,8 @@ type errorDetail struct {
 	Topic string `json:"topic,omitempty"`
 	// Incident is the request's id, {http.request.uuid}.
 	Incident string `json:"incident"`
+	// Schema is the request's schemaname, when it has one.
+	Schema string `json:"schema,omitempty"`
 }
 
 // status maps a class to Event Streams' status and message.
@@ -322,6 +446,9 @@ func (EventStreams) WriteError(w http.ResponseWriter, r *http.Request, err error
 	body := errorBody{ErrorCode: code, Message: msg, Error: errorDetail{ErrorCode: code, Message: msg, Incident: incident(r)}}
 	body.Error.KafkaErrorCode, _ = producer.KafkaCode(err)
 	body.Error.Topic, _ = topicOf(r.URL.Path)
+	if r.URL.RawQuery != "" {
+		body.Error.Schema = r.URL.Query().Get("schemaname")
+	}
 	_ = dialects.WriteJSON(w, code, "application/json", body)
 }
 

@@ -112,6 +112,7 @@ type errorDetail struct {
 	KafkaErrorCode *int16  `json:"kafka_error_code"`
 	Topic          *string `json:"topic"`
 	Incident       string  `json:"incident"`
+	Schema         string  `json:"schema"`
 }
 
 // failure checks an error answer is IBM's envelope with the status and
@@ -344,9 +345,11 @@ func TestBadRequests(t *testing.T) {
 		{"header not hex", "?headers=colour:red", "text/plain", "x", 400, `headers: the value of "colour" is not base16 (hex)`},
 		{"header empty entry", "?headers=a:01,", "text/plain", "x", 400, `headers: "" is not name:hexvalue`},
 		{"header empty name", "?headers=:01", "text/plain", "x", 400, "headers: a header name must be non-empty UTF-8 text"},
-		{"schemaname", "?schemaname=s", "text/plain", "x", 400, "schemas are not supported"},
-		{"schemaversion", "?schemaversion=1", "text/plain", "x", 400, "schemas are not supported"},
-		{"schemavalidation", "?schemavalidation=false", "text/plain", "x", 400, "schemas are not supported"},
+		{"schemaname", "?schemaname=s", "text/plain", "x", 400, "schemas are not supported: the gateway's cluster has no schema_registry"},
+		{"schemaversion", "?schemaversion=1", "text/plain", "x", 400, "schemaversion needs schemaname"},
+		{"schemavalidation", "?schemavalidation=false", "text/plain", "x", 400, "schemavalidation needs schemaname"},
+		{"schemavalidation yes", "?schemaname=s&schemavalidation=yes", "text/plain", "x", 400, "schemavalidation must be true or false"},
+		{"schemaversion word", "?schemaname=s&schemaversion=v1", "text/plain", "x", 400, "schemaversion \"v1\" is not a version number (1, 2, ...) or latest"},
 		{"too large", "", "text/plain", strings.Repeat("x", 64<<10+1), 400, "request body over 65536 bytes"},
 		{"empty body", "", "text/plain", "", 411, "The request did not contain any data"},
 		{"media type", "", "application/x-www-form-urlencoded", "a=b", 415,

@@ -4,9 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"math/rand/v2"
-	"net"
 	neturl "net/url"
 	"os"
 	"reflect"
@@ -16,6 +14,8 @@ import (
 
 	"github.com/linkedin/goavro/v2"
 	"github.com/twmb/franz-go/pkg/sr"
+
+	"github.com/caddy-kafka/caddy-kafka/internal/cutproxy"
 )
 
 // registryURL is the real registry the tests talk to (Apicurio Registry in
@@ -243,59 +243,6 @@ func TestRegistryJSONSchemaAndProtobuf(t *testing.T) {
 	}
 }
 
-// cutProxy forwards TCP to the registry until cut, standing in for a network
-// failure between the gateway and a registry that keeps running.
-type cutProxy struct {
-	ln    net.Listener
-	mu    sync.Mutex
-	cut   bool
-	conns []net.Conn
-}
-
-func newCutProxy(t *testing.T, target string) *cutProxy {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &cutProxy{ln: ln}
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			p.mu.Lock()
-			if p.cut {
-				p.mu.Unlock()
-				c.Close()
-				continue
-			}
-			u, err := net.Dial("tcp", target)
-			if err != nil {
-				p.mu.Unlock()
-				c.Close()
-				continue
-			}
-			p.conns = append(p.conns, c, u)
-			p.mu.Unlock()
-			go func() { _, _ = io.Copy(u, c); u.Close() }()
-			go func() { _, _ = io.Copy(c, u); c.Close() }()
-		}
-	}()
-	t.Cleanup(func() { ln.Close(); p.Cut() })
-	return p
-}
-
-func (p *cutProxy) Cut() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.cut = true
-	for _, c := range p.conns {
-		c.Close()
-	}
-	p.conns = nil
-}
-
 func TestRegistryOutageKeepsKnownSchemas(t *testing.T) {
 	url := registryURL(t)
 	ctx := context.Background()
@@ -314,8 +261,8 @@ func TestRegistryOutageKeepsKnownSchemas(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := newCutProxy(t, host)
-	proxied := "http://" + p.ln.Addr().String() + urlPath(url)
+	p := cutproxy.New(t, host)
+	proxied := "http://" + p.Addr() + urlPath(url)
 	// A TTL of 1ns: every lookup is due again at once, so the outage
 	// meets refreshes and not only fresh cache entries.
 	r := newRegistry(t, proxied, func(c *Config) { c.CacheTTL = time.Nanosecond; c.RequestTimeout = 2 * time.Second })
