@@ -13,6 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+	"github.com/twmb/franz-go/pkg/sr"
 
 	"github.com/caddy-kafka/caddy-kafka/producer"
 )
@@ -347,4 +348,19 @@ func produceAsync(ctx context.Context, kc *kgo.Client, d time.Duration) loadResu
 	res.elapsed = time.Since(start)
 	res.ok, res.failed = ok.Load(), fail.Load()
 	return res
+}
+
+// registerAvro registers avroSchema in the registry at url under its own
+// subject and remembers its id for the Avro scenario.
+func registerAvro(ctx context.Context, url string) error {
+	cl, err := sr.NewClient(sr.URLs(url))
+	if err != nil {
+		return fmt.Errorf("schema registry: %w", err)
+	}
+	ss, err := cl.CreateSchema(ctx, "caddy-kafka-loadtest-value", sr.Schema{Schema: avroSchema})
+	if err != nil {
+		return fmt.Errorf("registering the Avro scenario's schema: %w", err)
+	}
+	avroSchemaID = ss.ID
+	return nil
 }

@@ -12,6 +12,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/linkedin/goavro/v2"
 )
 
 func TestMain(m *testing.M) {
@@ -170,5 +172,33 @@ func TestReadBack(t *testing.T) {
 	matched, failures := readBack(ctx, admin, topic, bad)
 	if matched != 0 || len(failures) != 2 {
 		t.Fatalf("wrong acknowledgements: %d matched, failures %v", matched, failures)
+	}
+}
+
+// TestAvroWire checks the read-back's expected bytes of the Avro scenario
+// against goavro: what the gateway writes for a value is what avroWire says.
+func TestAvroWire(t *testing.T) {
+	avroSchemaID = 258
+	codec, err := goavro.NewCodec(avroSchema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []int64{0, 7, 999} {
+		v := appendValue(nil, "a-", n)
+		w, err := avroWire(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		native, _, err := codec.NativeFromTextual(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := codec.BinaryFromNative([]byte{0, 0, 0, 1, 2}, native)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(w, want) {
+			t.Fatalf("value %s: avroWire % x, goavro % x", v, w, want)
+		}
 	}
 }

@@ -79,6 +79,7 @@ func main() {
 	flag.IntVar(&cfg.verifyMax, "verify-max", 500, "most acknowledged records read back per scenario and round")
 	flag.StringVar(&cfg.caddyBin, "caddy", "", "a Caddy binary with this plugin and the harness's naive handler (default: go build ./cmd/loadtest/caddy)")
 	flag.IntVar(&cfg.wrkThreads, "wrk-threads", 2, "wrk threads")
+	flag.StringVar(&cfg.registry, "schema-registry", os.Getenv("SCHEMA_REGISTRY_URL"), "a Confluent-compatible schema registry for the Avro scenario (default $SCHEMA_REGISTRY_URL; without one the scenario is skipped)")
 	flag.StringVar(&cfg.profile, "profile", "", "directory to write a CPU profile of Caddy per scenario and round into (from the admin endpoint's /debug/pprof/profile, over the round but its first and last second)")
 	flag.Usage = func() {
 		fmt.Fprintf(flag.CommandLine.Output(), "usage: go run ./cmd/loadtest [flags]\n\nScenarios:\n")
@@ -148,6 +149,7 @@ type config struct {
 	caddyBin   string
 	wrkThreads int
 	profile    string   // directory for CPU profiles, "" for none
+	registry   string   // schema registry URL, "" for none
 	brokers    []string // a real broker; nil for kfake
 	command    string
 	stdout     io.Writer // the report

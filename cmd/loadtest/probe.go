@@ -89,8 +89,13 @@ func (p *prober) once(ctx context.Context) {
 		p.fail("probe: 2xx answer without one acknowledgement (%v): %.300s", err, body)
 		return
 	}
+	stored, err := p.d.stored(value)
+	if err != nil {
+		p.fail("probe: %v", err)
+		return
+	}
 	p.ok++
-	p.acked = append(p.acked, sent{acks[0], value})
+	p.acked = append(p.acked, sent{acks[0], stored})
 }
 
 // run probes every interval until ctx is done.

@@ -183,13 +183,18 @@ func freePort() (int, error) {
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
-// caddyfile is a Caddy config on 127.0.0.1:port serving site; kafka is the
-// broker list, "" for no kafka app. admin is the admin endpoint's port (for
-// /debug/pprof), 0 for none.
-func caddyfile(port, admin int, brokers []string, site string) string {
+// caddyfile is a Caddy config on 127.0.0.1:port serving site; brokers is
+// the broker list, nil for no kafka app, and registry its schema registry,
+// "" for none. admin is the admin endpoint's port (for /debug/pprof), 0 for
+// none.
+func caddyfile(port, admin int, brokers []string, registry, site string) string {
 	var kafka string
 	if len(brokers) > 0 {
-		kafka = fmt.Sprintf("\tkafka {\n\t\tbrokers %s\n\t}\n", strings.Join(brokers, " "))
+		sr := ""
+		if registry != "" {
+			sr = "\t\tschema_registry " + registry + "\n"
+		}
+		kafka = fmt.Sprintf("\tkafka {\n\t\tbrokers %s\n%s\t}\n", strings.Join(brokers, " "), sr)
 	}
 	adminLine := "admin off"
 	if admin > 0 {

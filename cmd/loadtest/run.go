@@ -77,12 +77,22 @@ func run(ctx context.Context, cfg config) (*report, error) {
 	}
 	var selected []*scenario
 	for _, sc := range allScenarios(defaultConns, cfg.bulkConns, bulkRecords) {
-		if cfg.filter == nil || cfg.filter.MatchString(sc.name) {
-			selected = append(selected, sc)
+		if cfg.filter != nil && !cfg.filter.MatchString(sc.name) {
+			continue
 		}
+		if sc.dialect != nil && sc.dialect.registry && cfg.registry == "" {
+			fmt.Fprintf(cfg.log, "skipping %s: no schema registry (set SCHEMA_REGISTRY_URL or -schema-registry)\n", sc.name)
+			continue
+		}
+		selected = append(selected, sc)
 	}
 	if len(selected) == 0 {
 		return nil, errNoScenario
+	}
+	if cfg.registry != "" {
+		if err := registerAvro(ctx, cfg.registry); err != nil {
+			return nil, err
+		}
 	}
 	var b [4]byte
 	_, _ = rand.Read(b[:])
@@ -291,7 +301,11 @@ func (r *runner) caddyFor(ctx context.Context, res *result, brokers []string, si
 		}
 	}
 	name := fmt.Sprintf("caddy-%s-r%d", res.sc.name, res.round)
-	p, err := startCaddy(ctx, r.caddy, r.dir, name, caddyfile(port, admin, brokers, site), port)
+	registry := ""
+	if res.sc.dialect != nil && res.sc.dialect.registry {
+		registry = r.cfg.registry
+	}
+	p, err := startCaddy(ctx, r.caddy, r.dir, name, caddyfile(port, admin, brokers, registry, site), port)
 	if err != nil {
 		return nil, "", err
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -65,6 +66,12 @@ func allScenarios(conns []int, bulkConns, bulk int) []*scenario {
 			out = append(out, &scenario{name: fmt.Sprintf("%s-c%d", d.name, c), kind: kindGateway, dialect: d,
 				conns: c, records: 1, ceiling: respond, peers: []string{pixy, naive}})
 		}
+		if c == conns[0] {
+			// Avro through the schema registry, beside the same records as
+			// plain JSON in the same dialect.
+			out = append(out, &scenario{name: fmt.Sprintf("%s-c%d", dialectAvro.name, c), kind: kindGateway, dialect: dialectAvro,
+				conns: c, records: 1, ceiling: respond, peers: []string{fmt.Sprintf("%s-c%d", dialectConfluentV2.name, c), naive}})
+		}
 	}
 	out = append(out,
 		&scenario{name: fmt.Sprintf("kafka-sync-g%d", syncWorkers), kind: kindKafkaSync, conns: syncWorkers, records: 1},
@@ -114,6 +121,18 @@ type dialect struct {
 	body func(values [][]byte, bulk bool) []byte
 	// parse reads the acknowledgements of a 2xx answer, in record order.
 	parse func(body []byte) ([]ack, error)
+	// registry is set for dialects that need the schema registry;
+	// written then gives the bytes Kafka holds for a value.
+	registry bool
+	written  func(value []byte) ([]byte, error)
+}
+
+// stored is the record Kafka holds for value, as the read-back compares it.
+func (d *dialect) stored(value []byte) ([]byte, error) {
+	if d.written == nil {
+		return value, nil
+	}
+	return d.written(value)
 }
 
 const clusterID = "loadtest"
@@ -299,8 +318,52 @@ var (
 		body:    func(values [][]byte, _ bool) []byte { return values[0] },
 		parse:   parseTopicPartitionOffset,
 	}
+	// dialectAvro is confluent_v2's Avro produce with the value's schema
+	// by id (avroSchema, registered by the harness): the same JSON values,
+	// written in Confluent's wire format.
+	dialectAvro = &dialect{
+		name:  "confluent_v2-avro",
+		route: dialectConfluentV2.route,
+		path:  dialectConfluentV2.path,
+		headers: map[string]string{
+			"Content-Type": "application/vnd.kafka.avro.v2+json",
+			"Accept":       "application/vnd.kafka.v2+json",
+		},
+		body: func(values [][]byte, bulk bool) []byte {
+			b := dialectConfluentV2.body(values, bulk)
+			return append([]byte(fmt.Sprintf(`{"value_schema_id":%d,`, avroSchemaID)), b[1:]...)
+		},
+		parse:    dialectConfluentV2.parse,
+		registry: true,
+		written:  avroWire,
+	}
 	dialectList = []*dialect{dialectWebhook, dialectConfluentV2, dialectConfluentV3, dialectUpstash, dialectIBM}
 )
+
+// avroSchema is the schema of the harness's values, {"id":..., "pad":...}.
+const avroSchema = `{"type":"record","name":"LoadtestValue","fields":[{"name":"id","type":"string"},{"name":"pad","type":"string"}]}`
+
+// avroSchemaID is avroSchema's id in the registry, set before any round.
+var avroSchemaID int
+
+// avroWire is a value in Confluent's wire format with avroSchema: the
+// magic byte, the id, then each field as Avro binary (a zig-zag varint
+// length and the bytes).
+func avroWire(value []byte) ([]byte, error) {
+	var v struct {
+		ID  string `json:"id"`
+		Pad string `json:"pad"`
+	}
+	if err := json.Unmarshal(value, &v); err != nil {
+		return nil, fmt.Errorf("value is not the harness's JSON: %w", err)
+	}
+	b := binary.BigEndian.AppendUint32([]byte{0}, uint32(avroSchemaID))
+	for _, f := range []string{v.ID, v.Pad} {
+		b = binary.AppendVarint(b, int64(len(f)))
+		b = append(b, f...)
+	}
+	return b, nil
+}
 
 func deref[T any](p *T) any {
 	if p == nil {
