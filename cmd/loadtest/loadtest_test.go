@@ -10,10 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/linkedin/goavro/v2"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
-
-	"github.com/linkedin/goavro/v2"
 )
 
 func TestMain(m *testing.M) {
