@@ -3,10 +3,13 @@ package caddymodule
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"syscall"
 	"testing"
@@ -14,8 +17,10 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"github.com/linkedin/goavro/v2"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sr"
 
 	_ "github.com/caddy-kafka/caddy-kafka/dialects/confluentv2"
 	_ "github.com/caddy-kafka/caddy-kafka/dialects/confluentv3"
@@ -134,6 +139,69 @@ func BenchmarkHandlerBulk(b *testing.B) {
 	}
 }
 
+// BenchmarkHandlerBulkAvro is confluent_v2's 1,000-record requests in Avro
+// (Avro's JSON encoding in, by schema id, written in Confluent's wire
+// format), beside the same records already in the wire format as BINARY
+// (base64), as a client that encodes Avro itself sends them. It needs the
+// test registry (SCHEMA_REGISTRY_URL). cpu-ns/record is the process's CPU
+// per record, the in-process broker included.
+func BenchmarkHandlerBulkAvro(b *testing.B) {
+	url := os.Getenv("SCHEMA_REGISTRY_URL")
+	if url == "" {
+		b.Skip("SCHEMA_REGISTRY_URL not set: start a registry with `eval \"$(.ci/registry/start.sh)\"`")
+	}
+	const schema = `{"type":"record","name":"BenchValue","fields":[{"name":"id","type":"long"},{"name":"pad","type":"string"}]}`
+	cl, err := sr.NewClient(sr.URLs(url))
+	if err != nil {
+		b.Fatal(err)
+	}
+	ss, err := cl.CreateSchema(context.Background(), "caddy-kafka-bench-value", sr.Schema{Schema: schema})
+	if err != nil {
+		b.Fatal(err)
+	}
+	codec, err := goavro.NewCodec(schema)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var avroRecs, binRecs []string
+	for i := range 1000 {
+		text := fmt.Sprintf(`{"id":%d,"pad":"%s"}`, i, strings.Repeat("p", 80))
+		native, _, err := codec.NativeFromTextual([]byte(text))
+		if err != nil {
+			b.Fatal(err)
+		}
+		wire, err := codec.BinaryFromNative(binary.BigEndian.AppendUint32([]byte{0}, uint32(ss.ID)), native)
+		if err != nil {
+			b.Fatal(err)
+		}
+		avroRecs = append(avroRecs, `{"value":`+text+`}`)
+		binRecs = append(binRecs, `{"value":"`+base64.StdEncoding.EncodeToString(wire)+`"}`)
+	}
+	bc := benchKafka(b, url)
+	h := benchHandler(b, bc, `{"name":"confluent_v2"}`)
+	for _, c := range []struct {
+		name, contentType, body string
+	}{
+		{"avro", "application/vnd.kafka.avro.v2+json", fmt.Sprintf(`{"value_schema_id":%d,"records":[%s]}`, ss.ID, strings.Join(avroRecs, ","))},
+		{"binary", "application/vnd.kafka.binary.v2+json", `{"records":[` + strings.Join(binRecs, ",") + `]}`},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			tc := benchCase{name: c.name, method: "POST", path: "/topics/bench", contentType: c.contentType}
+			body := []byte(c.body)
+			serveOnce(b, h, tc, body) // the schema lookup, once
+			b.ReportAllocs()
+			cpu := processCPU()
+			b.ResetTimer()
+			for range b.N {
+				serveOnce(b, h, tc, body)
+			}
+			b.StopTimer()
+			b.ReportMetric(float64(b.N*1000)/b.Elapsed().Seconds(), "records/s")
+			b.ReportMetric(float64(processCPU()-cpu)/float64(b.N*1000), "cpu-ns/record")
+		})
+	}
+}
+
 func serveOnce(b *testing.B, h *Handler, tc benchCase, body []byte) {
 	r := httptest.NewRequest(tc.method, tc.path, bytes.NewReader(body))
 	r.Header.Set("Content-Type", tc.contentType)
@@ -150,12 +218,18 @@ func serveOnce(b *testing.B, h *Handler, tc benchCase, body []byte) {
 }
 
 // benchKafka loads a config with only the kafka app, on a kfake broker that
-// acknowledges without storing, and returns its context.
-func benchKafka(b *testing.B) caddy.Context {
+// acknowledges without storing, and returns its context. A registry URL
+// gives the cluster that schema registry.
+func benchKafka(b *testing.B, registry ...string) caddy.Context {
 	b.Helper()
 	brokers, _ := json.Marshal(benchBrokers(b))
+	sr := ""
+	if len(registry) > 0 {
+		urls, _ := json.Marshal(registry)
+		sr = fmt.Sprintf(`,"schema_registry":{"urls":%s}`, urls)
+	}
 	cfg := fmt.Sprintf(`{"admin":{"disabled":true},"logging":{"logs":{"default":{"level":"ERROR"}}},
-		"apps":{"kafka":{"clusters":{"default":{"brokers":%s}}}}}`, brokers)
+		"apps":{"kafka":{"clusters":{"default":{"brokers":%s%s}}}}}`, brokers, sr)
 	if err := caddy.Load([]byte(cfg), true); err != nil {
 		b.Fatal(err)
 	}
