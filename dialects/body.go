@@ -1,9 +1,9 @@
 package dialects
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 
 	"github.com/caddy-kafka/caddy-kafka/producer"
@@ -16,19 +16,32 @@ const maxPrealloc = 1 << 20
 
 // ReadBody reads the whole request body, already bounded by the handler's
 // max_body, into one buffer sized by Content-Length when it is known (up to
-// 1 MiB; larger bodies grow it as they arrive). Going over the limit is a
+// 1 MiB; larger bodies grow it as they arrive), so that a body of known
+// length costs one allocation of its size. Going over the limit is a
 // ClassTooLarge *Error.
 func ReadBody(r *http.Request) ([]byte, error) {
-	var buf bytes.Buffer
+	size := 512
 	if r.ContentLength > 0 {
-		buf.Grow(int(min(r.ContentLength, maxPrealloc)))
+		// One byte more than declared: the read that finds the end needs
+		// room, else the buffer would grow for nothing.
+		size = int(min(r.ContentLength, maxPrealloc)) + 1
 	}
-	if _, err := buf.ReadFrom(r.Body); err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return nil, &Error{Class: producer.ClassTooLarge, Message: fmt.Sprintf("request body over %d bytes", mbe.Limit), Err: err}
+	b := make([]byte, 0, size)
+	for {
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
 		}
-		return nil, &Error{Class: producer.ClassBadRequest, Message: "reading request body failed", Err: err}
+		n, err := r.Body.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err == io.EOF {
+			return b, nil
+		}
+		if err != nil {
+			var mbe *http.MaxBytesError
+			if errors.As(err, &mbe) {
+				return nil, &Error{Class: producer.ClassTooLarge, Message: fmt.Sprintf("request body over %d bytes", mbe.Limit), Err: err}
+			}
+			return nil, &Error{Class: producer.ClassBadRequest, Message: "reading request body failed", Err: err}
+		}
 	}
-	return buf.Bytes(), nil
 }

@@ -35,6 +35,7 @@ type Client struct {
 	closeMu sync.RWMutex // Start holds it shared while producing; Close sets closed under it
 	closed  bool
 	promise func(*kgo.Record, error) // c.finish, bound once
+	expiry  *expiries                // the DeliveryTimeout of waits
 }
 
 // New creates a client for cfg, with a logger and metrics if options say so.
@@ -49,7 +50,7 @@ func New(cfg Config, with ...Option) (*Client, error) {
 	for _, opt := range with {
 		opt(&o)
 	}
-	c := &Client{cfg: cfg, metrics: o.metrics}
+	c := &Client{cfg: cfg, metrics: o.metrics, expiry: newExpiries(expiryTick)}
 	c.promise = c.finish
 	if cfg.Embedded {
 		c.embedded, err = kfake.NewCluster(
@@ -115,7 +116,7 @@ func (c *Client) Produce(ctx context.Context, msgs []Message) ([]Result, error) 
 // requests. franz-go batches records of concurrent requests by itself while
 // a produce request is in flight (one per broker).
 func (c *Client) Start(msgs []Message) (*Pending, error) {
-	p := &Pending{msgs: msgs, timeout: c.cfg.DeliveryTimeout, done: make(chan struct{})}
+	p := &Pending{msgs: msgs, c: c, done: make(chan struct{})}
 	p.ctx = recordContext{Context: context.Background(), p: p}
 	if len(msgs) == 0 {
 		close(p.done)
@@ -130,8 +131,10 @@ func (c *Client) Start(msgs []Message) (*Pending, error) {
 	if !c.admit(int64(len(msgs)), p.size) {
 		return nil, ErrOverloaded
 	}
-	p.c = c
-	p.recs = make([]kgo.Record, len(msgs))
+	p.recs = p.one[:]
+	if len(msgs) > 1 {
+		p.recs = make([]kgo.Record, len(msgs))
+	}
 	p.left.Store(int64(len(msgs)))
 	for i := range msgs {
 		m := &msgs[i]
@@ -158,8 +161,12 @@ type Pending struct {
 	msgs    []Message
 	recs    []kgo.Record
 	size    int64
-	timeout time.Duration
 	left    atomic.Int64 // records not yet acknowledged or failed
+
+	// The record and result of a one-record Pending, the most common: no
+	// allocation of their own.
+	one    [1]kgo.Record
+	oneRes [1]Result
 
 	mu     sync.Mutex
 	failed map[*kgo.Record]error
@@ -191,11 +198,11 @@ func (p *Pending) Wait(ctx context.Context) []Result {
 		return p.results
 	default:
 	}
-	var expired <-chan time.Time
-	if p.timeout > 0 {
-		t := time.NewTimer(p.timeout)
-		defer t.Stop()
-		expired = t.C
+	var expired <-chan struct{}
+	if t := p.c.cfg.DeliveryTimeout; t > 0 {
+		if dl, ok := ctx.Deadline(); !ok || time.Until(dl) >= t {
+			expired = p.c.expiry.after(t)
+		}
 	}
 	select {
 	case <-p.done:
@@ -227,7 +234,10 @@ func (c *Client) finish(r *kgo.Record, err error) {
 	}
 	p.mu.Lock() // pairs with the writers of failed
 	defer p.mu.Unlock()
-	p.results = make([]Result, len(p.recs))
+	p.results = p.oneRes[:]
+	if len(p.recs) > 1 {
+		p.results = make([]Result, len(p.recs))
+	}
 	for i := range p.recs {
 		r := &p.recs[i]
 		if err, bad := p.failed[r]; bad {

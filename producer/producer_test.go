@@ -595,3 +595,48 @@ func TestCancelledCallerFailsNoOtherRecord(t *testing.T) {
 		t.Fatalf("%d records in Kafka, want 3 (the cancelled caller's too)", len(got))
 	}
 }
+
+// TestDeliveryTimeout: a broker that never acknowledges gets every waiter
+// ErrTimeout once DeliveryTimeout has passed (the shared expiry, not a timer
+// per wait), or sooner when the caller's context ends first; the waits
+// sharing a tick share its channel.
+func TestDeliveryTimeout(t *testing.T) {
+	c := newCluster(t, 1, "stuck")
+	stop := make(chan struct{})
+	c.ControlKey(int16(kmsg.Produce), func(kmsg.Request) (kmsg.Response, error, bool) {
+		c.KeepControl()
+		<-stop
+		return nil, errors.New("test over"), true
+	})
+	const timeout = 300 * time.Millisecond
+	cl := newClient(t, c, func(cfg *Config) { cfg.DeliveryTimeout = timeout })
+	t.Cleanup(func() { close(stop) }) // before the client's Close flushes
+	began := time.Now()
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			res, err := cl.Produce(context.Background(), []Message{{Topic: "stuck", Partition: -1, Value: []byte("x")}})
+			if err != nil || !errors.Is(res[0].Err, ErrTimeout) {
+				t.Errorf("a record no broker acknowledges: %v %v, want ErrTimeout", res, err)
+			}
+			if waited := time.Since(began); waited < timeout {
+				t.Errorf("timed out after %v, before the delivery timeout %v", waited, timeout)
+			}
+		}()
+	}
+	wg.Wait()
+	// A caller's deadline before the delivery timeout ends the wait by
+	// itself, without an expiry.
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	res, err := cl.Produce(ctx, []Message{{Topic: "stuck", Partition: -1, Value: []byte("y")}})
+	if err != nil || !errors.Is(res[0].Err, ErrTimeout) {
+		t.Fatalf("with a shorter context: %v %v", res, err)
+	}
+	e := newExpiries(time.Hour)
+	if a, b := e.after(time.Minute), e.after(time.Minute+time.Second); a != b {
+		t.Errorf("two waits ending in the same tick got different channels")
+	}
+}
