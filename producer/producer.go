@@ -156,12 +156,12 @@ func (c *Client) Start(msgs []Message) (*Pending, error) {
 
 // Pending is a batch of records on its way to Kafka.
 type Pending struct {
-	ctx     recordContext
-	c       *Client
-	msgs    []Message
-	recs    []kgo.Record
-	size    int64
-	left    atomic.Int64 // records not yet acknowledged or failed
+	ctx  recordContext
+	c    *Client
+	msgs []Message
+	recs []kgo.Record
+	size int64
+	left atomic.Int64 // records not yet acknowledged or failed
 
 	// The record and result of a one-record Pending, the most common: no
 	// allocation of their own.
