@@ -540,6 +540,7 @@ func (h *Handler) annotate(r *http.Request, records []producer.Message, outcome 
 	info := infoOf(r)
 	if info == nil {
 		info = new(requestInfo)
+		caddyhttp.SetVar(r.Context(), infoVar, info)
 		if repl, ok := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer); ok {
 			repl.Map(info.replace)
 		}
@@ -571,16 +572,14 @@ type requestInfo struct {
 	outcome producer.Class
 }
 
-const infoKey = "http.kafka_rest._info"
+// infoVar is the request variable (caddyhttp.SetVar) holding the
+// request's requestInfo: a map lookup, where the replacer would ask every
+// placeholder provider in turn.
+const infoVar = "kafka_rest._info"
 
 // infoOf finds the request's requestInfo, if annotate has run.
 func infoOf(r *http.Request) *requestInfo {
-	repl, ok := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
-	if !ok {
-		return nil
-	}
-	info, _ := repl.Get(infoKey)
-	ri, _ := info.(*requestInfo)
+	ri, _ := caddyhttp.GetVar(r.Context(), infoVar).(*requestInfo)
 	return ri
 }
 
@@ -592,8 +591,6 @@ func (ri *requestInfo) replace(key string) (any, bool) {
 		return ri.records, true
 	case "http.kafka_rest.outcome":
 		return ri.outcome.String(), true
-	case infoKey:
-		return ri, true
 	}
 	return nil, false
 }
