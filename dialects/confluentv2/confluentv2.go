@@ -80,7 +80,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"mime"
 	"net/http"
 	"strconv"
 	"strings"
@@ -261,7 +260,7 @@ func contentFormat(ct string) (format, version, error) {
 	if strings.TrimSpace(ct) == "" {
 		return formatBinary, 2, nil
 	}
-	mt, _, err := mime.ParseMediaType(ct)
+	mt, _, err := dialects.ParseMediaType(ct)
 	if err == nil {
 		switch mt {
 		case "application/json", "application/octet-stream":
@@ -696,7 +695,7 @@ func requestVersion(r *http.Request) version {
 		_, v, _ := acceptFormat(r.Header.Values("Accept"))
 		return v
 	}
-	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err == nil {
+	if mt, _, err := dialects.ParseMediaType(r.Header.Get("Content-Type")); err == nil {
 		if _, v, ok := parseVendorType(mt); ok && v != 0 {
 			return v
 		}

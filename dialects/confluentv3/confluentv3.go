@@ -69,7 +69,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"mime"
 	"net/http"
 	"strconv"
 	"strings"
@@ -298,7 +297,7 @@ func (c *ConfluentV3) clusterID(ctx context.Context, kafkaID func(context.Contex
 // checkCharset refuses a Content-Type whose charset is not UTF-8 (JSON is
 // UTF-8, RFC 8259), as Confluent answers it: 400.
 func checkCharset(ct string) error {
-	_, params, err := mime.ParseMediaType(ct)
+	_, params, err := dialects.ParseMediaType(ct)
 	if err != nil {
 		return &dialects.Error{Class: producer.ClassBadRequest, Status: http.StatusBadRequest, Code: http.StatusBadRequest,
 			Message: fmt.Sprintf("Content-Type %q cannot be parsed: send Content-Type: application/json", ct)}

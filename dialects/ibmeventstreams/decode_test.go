@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	"github.com/caddy-kafka/caddy-kafka/dialects"
@@ -171,6 +172,28 @@ func FuzzQuery(f *testing.F) {
 			if headers[i].Key != headers2[i].Key || !bytes.Equal(headers[i].Value, headers2[i].Value) {
 				t.Fatalf("round trip of %q: headers %v/%v", raw, headers, headers2)
 			}
+		}
+	})
+}
+
+// FuzzEncode checks the hand-written success answer against json.Marshal of
+// the success type it stands for.
+func FuzzEncode(f *testing.F) {
+	f.Add("orders", int32(0), int64(0), int64(1796167051893))
+	f.Add("a<b>&\u2028\xff", int32(-1), int64(-1), int64(-62135596800000))
+	f.Fuzz(func(t *testing.T, topic string, partition int32, offset, ms int64) {
+		w := httptest.NewRecorder()
+		req := &dialects.Request{Records: []producer.Message{{Topic: topic}}}
+		res := []producer.Result{{Partition: partition, Offset: offset, Timestamp: time.UnixMilli(ms)}}
+		if err := (EventStreams{}).Encode(w, httptest.NewRequest(http.MethodPost, "/", nil), req, res); err != nil {
+			t.Fatal(err)
+		}
+		want, err := json.Marshal(success{metadata{Topic: topic, Timestamp: strconv.FormatInt(time.UnixMilli(ms).UnixMilli(), 10), Partition: partition, Offset: offset}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if w.Body.String() != string(want) || w.Code != 200 || w.Header().Get("Content-Type") != "application/json" {
+			t.Fatalf("%d %s, json.Marshal gives %s", w.Code, w.Body, want)
 		}
 	})
 }

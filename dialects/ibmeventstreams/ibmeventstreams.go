@@ -69,7 +69,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"mime"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -79,6 +78,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 
 	"github.com/caddy-kafka/caddy-kafka/dialects"
+	"github.com/caddy-kafka/caddy-kafka/dialects/internal/jsonfast"
 	"github.com/caddy-kafka/caddy-kafka/producer"
 	"github.com/caddy-kafka/caddy-kafka/producer/schema"
 )
@@ -347,7 +347,7 @@ func mediaType(ct string) (isJSON bool, err error) {
 	if ct == "" {
 		return false, nil
 	}
-	mt, _, err := mime.ParseMediaType(ct)
+	mt, _, err := dialects.ParseMediaType(ct)
 	if err != nil {
 		return false, &dialects.Error{Class: producer.ClassBadRequest, Status: http.StatusUnsupportedMediaType,
 			Message: "malformed Content-Type"}
@@ -382,12 +382,19 @@ func (es EventStreams) Encode(w http.ResponseWriter, r *http.Request, req *diale
 		es.WriteError(w, r, res.Err)
 		return nil
 	}
-	return dialects.WriteJSON(w, http.StatusOK, "application/json", success{metadata{
-		Topic:     req.Records[0].Topic,
-		Timestamp: strconv.FormatInt(res.Timestamp.UnixMilli(), 10),
-		Partition: res.Partition,
-		Offset:    res.Offset,
-	}})
+	// Written by hand, as json.Marshal of success would: this runs for
+	// every request.
+	b := make([]byte, 0, 96+len(req.Records[0].Topic))
+	b = append(b, `{"metadata":{"topic":`...)
+	b = jsonfast.AppendString(b, req.Records[0].Topic)
+	b = append(b, `,"timestamp":"`...)
+	b = strconv.AppendInt(b, res.Timestamp.UnixMilli(), 10)
+	b = append(b, `","partition":`...)
+	b = strconv.AppendInt(b, int64(res.Partition), 10)
+	b = append(b, `,"offset":`...)
+	b = strconv.AppendInt(b, res.Offset, 10)
+	b = append(b, "}}"...)
+	return dialects.WriteBody(w, http.StatusOK, "application/json", b)
 }
 
 // errorBody is Event Streams' error envelope: the status and message, again
