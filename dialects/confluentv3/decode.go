@@ -341,14 +341,13 @@ func truncate(s string) string {
 func readAll(r *http.Request, maxBody int64, topic string) ([]decoded, error) {
 	sp := newSplitter(r.Body, wholeChunk(r.ContentLength), maxBody, false)
 	var recs []decoded
-	var mbe *http.MaxBytesError // out of the loop: errors.As moves it to the heap
 	for {
 		raw, err := sp.next()
 		if err == io.EOF {
 			return recs, nil
 		}
 		switch {
-		case errors.As(err, &mbe), errors.Is(err, errSplitTooLarge):
+		case err != nil && (isMaxBytes(err) || errors.Is(err, errSplitTooLarge)):
 			return nil, errTooLarge
 		case err != nil:
 			var me *malformedError
@@ -367,6 +366,14 @@ func readAll(r *http.Request, maxBody int64, topic string) ([]decoded, error) {
 			return recs, nil
 		}
 	}
+}
+
+// isMaxBytes reports whether err is http.MaxBytesReader's. A function of its
+// own so that the target errors.As moves to the heap is allocated only for
+// an error, not for every request.
+func isMaxBytes(err error) bool {
+	var mbe *http.MaxBytesError
+	return errors.As(err, &mbe)
 }
 
 // recordsEstimate guesses how many records a body of n bytes holds from its
