@@ -3,7 +3,6 @@ package dialects
 import (
 	"bytes"
 	"errors"
-	"fmt"
 	"net/http"
 
 	"github.com/caddy-kafka/caddy-kafka/producer"
@@ -26,7 +25,7 @@ func ReadBody(r *http.Request) ([]byte, error) {
 	if _, err := buf.ReadFrom(r.Body); err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			return nil, &Error{Class: producer.ClassTooLarge, Message: fmt.Sprintf("request body over %d bytes", mbe.Limit), Err: err}
+			return nil, BodyTooLarge(mbe.Limit)
 		}
 		return nil, &Error{Class: producer.ClassBadRequest, Message: "reading request body failed", Err: err}
 	}

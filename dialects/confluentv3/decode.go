@@ -349,7 +349,7 @@ func readAll(r *http.Request, maxBody int64, topic string) ([]decoded, error) {
 		}
 		switch {
 		case errors.As(err, &mbe), errors.Is(err, errSplitTooLarge):
-			return nil, errTooLarge
+			return nil, dialects.BodyTooLarge(maxBody)
 		case err != nil:
 			var me *malformedError
 			if !errors.As(err, &me) {
