@@ -19,8 +19,9 @@
 //     as sent.
 //   - 411 answers an empty body, whether or not Content-Length was sent;
 //     chunked bodies with data are accepted.
-//   - A body over the handler's max_body is a 400, as IBM answers "exceeded
-//     message size"; the URI limit is 10 KiB (10240 bytes) of the request
+//   - A body over the handler's max_body, or a record over the cluster's
+//     max_message_bytes, is a 400 (IBM answers "exceeded message size"
+//     with 400), whose message names the setting; the URI limit is 10 KiB (10240 bytes) of the request
 //     target (path and query).
 //   - keyType is case-insensitive and defaults to text. A text key must be
 //     valid UTF-8 (send other bytes with keyType=binary). "key=" (present but
