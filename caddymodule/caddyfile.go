@@ -156,24 +156,24 @@ func (c *Cluster) unmarshalSubdirective(d *caddyfile.Dispenser, seen dialects.Se
 	case "brokers":
 		c.Brokers = append(c.Brokers, d.RemainingArgs()...)
 		if len(c.Brokers) == 0 {
-			return d.ArgErr()
+			return missingArgs(d, "brokers needs at least one address (host:port), or embedded")
 		}
 	case "client_id":
 		return oneArg(d, &c.ClientID)
 	case "sasl":
 		args := d.RemainingArgs()
 		if len(args) == 0 {
-			return d.ArgErr()
+			return d.Err("sasl needs a mechanism (plain, scram-sha-256, scram-sha-512 or oauthbearer) and its credentials")
 		}
 		switch args[0] {
 		case "plain", "scram-sha-256", "scram-sha-512":
 			if len(args) != 3 {
-				return d.Errf("sasl %s takes a user and a password", args[0])
+				return missingArgs(d, "sasl "+args[0]+" takes a user and a password")
 			}
 			c.SASL = &SASL{Mechanism: args[0], Username: args[1], Password: args[2]}
 		case "oauthbearer":
 			if len(args) != 2 {
-				return d.Err("sasl oauthbearer takes one token")
+				return missingArgs(d, "sasl oauthbearer takes one token")
 			}
 			c.SASL = &SASL{Mechanism: args[0], Token: args[1]}
 		default:
@@ -511,10 +511,22 @@ func checkCluster(h httpcaddyfile.Helper, name string) error {
 }
 
 func oneArg(d *caddyfile.Dispenser, dst *string) error {
+	name := d.Val()
+	if d.CountRemainingArgs() == 0 {
+		return missingArgs(d, name+" needs a value")
+	}
 	if !d.AllArgs(dst) {
 		return d.ArgErr()
 	}
 	return nil
+}
+
+// missingArgs is the error of a directive short of arguments. Caddy expands
+// {$VAR} as it reads the Caddyfile, and an unset variable leaves nothing,
+// not an empty argument: the directive only sees fewer arguments than were
+// written, so the error says what that may mean.
+func missingArgs(d *caddyfile.Dispenser, msg string) error {
+	return d.Errf("%s; if you wrote {$VAR}, that environment variable is unset or empty", msg)
 }
 
 func intArg(d *caddyfile.Dispenser) (int, error) {
@@ -611,7 +623,7 @@ func parseTLS(d *caddyfile.Dispenser) (*TLS, error) {
 func parseSchemaRegistry(d *caddyfile.Dispenser) (*SchemaRegistry, error) {
 	sr := &SchemaRegistry{URLs: d.RemainingArgs()}
 	if len(sr.URLs) == 0 {
-		return nil, d.Err("schema_registry needs the registry's URL (for Apicurio Registry, http://host:8080/apis/ccompat/v7)")
+		return nil, missingArgs(d, "schema_registry needs the registry's URL (for Apicurio Registry, http://host:8080/apis/ccompat/v7)")
 	}
 	seen := dialects.Seen{}
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
@@ -622,7 +634,7 @@ func parseSchemaRegistry(d *caddyfile.Dispenser) (*SchemaRegistry, error) {
 		case "basic_auth":
 			var user, pass string
 			if !d.AllArgs(&user, &pass) {
-				return nil, d.Err("basic_auth takes a user and a password")
+				return nil, missingArgs(d, "basic_auth takes a user and a password")
 			}
 			sr.BasicAuth = &BasicAuth{Username: user, Password: pass}
 		case "bearer_token":

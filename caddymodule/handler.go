@@ -233,6 +233,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		h.fail(w, r, err, len(req.Records))
 		return nil
 	}
+	for i := range results {
+		if results[i].Err != nil {
+			results[i].Err = h.unreachable(results[i].Err)
+		}
+	}
 	outcome := h.metrics.produced(start, results)
 	h.metrics.request(outcome)
 	h.annotate(r, req.Records, outcome)
@@ -346,8 +351,7 @@ func (h *Handler) topicExists(ctx context.Context, r *http.Request, topic string
 // nothing was produced.
 func (h *Handler) produce(r *http.Request, req *dialects.Request) ([]producer.Result, error) {
 	if len(req.Records) > h.MaxRecords {
-		return nil, &dialects.Error{Class: producer.ClassTooLarge,
-			Message: fmt.Sprintf("%s (limit %d)", dialects.ErrTooManyRecords.Message, h.MaxRecords), Err: dialects.ErrTooManyRecords}
+		return nil, dialects.TooManyRecords(h.MaxRecords)
 	}
 	ctx, cancel := h.withTimeout(r.Context())
 	defer cancel()
@@ -367,6 +371,15 @@ func (h *Handler) produce(r *http.Request, req *dialects.Request) ([]producer.Re
 		}
 		if req.Errs != nil && req.Errs[i] != nil {
 			o.refuse(len(req.Records), i, req.Errs[i])
+			continue
+		}
+		if err := h.client.CheckSize(m); err != nil {
+			// Refused here rather than by franz-go once produced, so that
+			// the other records of a request refused whole are not written.
+			if !req.PerRecord {
+				return nil, err
+			}
+			o.refuse(len(req.Records), i, err)
 			continue
 		}
 		if m.Partition >= 0 {
@@ -517,6 +530,7 @@ func retriable(c producer.Class) bool {
 // failure that the same request may overcome later unchanged: overload,
 // Kafka unavailable or timing out, the gateway failing to authenticate.
 func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error, records int) {
+	err = h.unreachable(err)
 	e := dialects.ErrorOf(err)
 	if retriable(e.Class) || schema.Retriable(err) {
 		w.Header().Set("Retry-After", "1")
@@ -532,6 +546,27 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error, record
 		h.logger.Error("request failed", zap.String("dialect", h.dialName), zap.String("cluster", h.cluster), zap.Error(err))
 	}
 	h.dialect.WriteError(w, r, err)
+}
+
+// unreachable tells a failure that only shows the cluster being unreachable
+// (a timeout waiting for a broker that does not answer) as what it is, when
+// the health check knows: the client gets the dialect's unavailable status,
+// with a pointer to the admin API that knows why. Other errors pass as they
+// are.
+func (h *Handler) unreachable(err error) error {
+	switch dialects.ErrorOf(err).Class {
+	case producer.ClassTimeout, producer.ClassUnavailable:
+	default:
+		return err
+	}
+	if h.client.obs == nil {
+		return err
+	}
+	st := h.client.obs.snapshot()
+	if st.State != stateUnreachable {
+		return err
+	}
+	return dialects.Unavailable(st.Since.UTC().Format(time.RFC3339), err)
 }
 
 // annotate sets the placeholders and access-log fields of a request. A

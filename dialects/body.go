@@ -2,7 +2,6 @@ package dialects
 
 import (
 	"errors"
-	"fmt"
 	"io"
 	"net/http"
 
@@ -39,7 +38,7 @@ func ReadBody(r *http.Request) ([]byte, error) {
 		if err != nil {
 			var mbe *http.MaxBytesError
 			if errors.As(err, &mbe) {
-				return nil, &Error{Class: producer.ClassTooLarge, Message: fmt.Sprintf("request body over %d bytes", mbe.Limit), Err: err}
+				return nil, BodyTooLarge(mbe.Limit)
 			}
 			return nil, &Error{Class: producer.ClassBadRequest, Message: "reading request body failed", Err: err}
 		}

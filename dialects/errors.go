@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 
 	"github.com/caddy-kafka/caddy-kafka/producer"
 )
@@ -21,6 +22,11 @@ type Error struct {
 	Status int
 	// Message is shown to the client.
 	Message string
+	// Hint is what the client can do about the error, when the gateway
+	// knows (which limit a request is over, why a topic is missing); it is
+	// already part of Message. Dialects that answer with fixed texts
+	// (Confluent's, IBM's) add it to theirs with WithHint.
+	Hint string
 	// Allow is the Allow header of a 405 answer: the methods the path
 	// takes.
 	Allow string
@@ -42,12 +48,64 @@ func Errorf(c producer.Class, format string, args ...any) *Error {
 	return &Error{Class: c, Message: fmt.Sprintf(format, args...)}
 }
 
-// Errors the handler raises, for dialects that need to tell them apart.
+// Errors the handler raises, for dialects that need to tell them apart
+// (errors.Is): the errors of TooManyRecords, BodyTooLarge and
+// RecordOverMaxBody wrap them.
 var (
 	ErrTopicNotAllowed = &Error{Class: producer.ClassNotAuthorized, Message: "topic not allowed"}
 	ErrTooManyRecords  = &Error{Class: producer.ClassTooLarge, Message: "too many records in one request"}
 	ErrBodyTooLarge    = &Error{Class: producer.ClassTooLarge, Message: "request body too large"}
 )
+
+// TooManyRecords is the error of a request with more records than the
+// route's max_records.
+func TooManyRecords(limit int) *Error {
+	return tooLarge(fmt.Sprintf("request has more than max_records (%d) records; raise max_records in the kafka_rest route or send fewer", limit),
+		ErrTooManyRecords)
+}
+
+// BodyTooLarge is the error of a request body over the route's max_body
+// (limit bytes).
+func BodyTooLarge(limit int64) *Error {
+	return tooLarge(fmt.Sprintf("request body is over max_body (%s); raise max_body in the kafka_rest route or send less",
+		producer.FormatBytes(limit)), ErrBodyTooLarge)
+}
+
+// RecordOverMaxBody is the error of a record of a streaming request over the
+// route's max_body, which bounds each record of a stream.
+func RecordOverMaxBody(limit int64) *Error {
+	return tooLarge(fmt.Sprintf("record is over max_body (%s), the limit of each record of a streaming request; "+
+		"raise max_body in the kafka_rest route or send smaller records", producer.FormatBytes(limit)), ErrBodyTooLarge)
+}
+
+func tooLarge(msg string, cause error) *Error {
+	return &Error{Class: producer.ClassTooLarge, Message: msg, Hint: msg, Err: cause}
+}
+
+// unavailableHint points a client, or rather its operator, at the place that
+// knows why Kafka cannot be reached.
+const unavailableHint = "see GET /kafka/clusters on Caddy's admin API for why"
+
+// Unavailable is the error of a request that failed because the cluster
+// has been unreachable since the given time: cause, a timeout say, is only
+// how that showed.
+func Unavailable(since string, cause error) *Error {
+	h := "no broker has answered the gateway since " + since
+	if producer.Classify(cause) == producer.ClassTimeout {
+		h += " (records sent may still be written once one does)"
+	}
+	h += "; " + unavailableHint
+	return &Error{Class: producer.ClassUnavailable, Message: "kafka is unavailable: " + h, Hint: h, Err: cause}
+}
+
+// WithHint adds e's hint, if it has one, to msg, a dialect's fixed text for
+// e's class.
+func WithHint(msg string, e *Error) string {
+	if e.Hint == "" || strings.Contains(msg, e.Hint) {
+		return msg
+	}
+	return strings.TrimSuffix(msg, ".") + ": " + e.Hint
+}
 
 // ErrorOf returns err as an *Error: itself if it is one, else one whose class
 // is producer.Classify(err) and whose message says what went wrong without
@@ -59,14 +117,26 @@ func ErrorOf(err error) *Error {
 	}
 	var mbe *http.MaxBytesError
 	if errors.As(err, &mbe) {
-		return &Error{Class: producer.ClassTooLarge, Message: ErrBodyTooLarge.Message, Err: err}
+		return BodyTooLarge(mbe.Limit)
 	}
 	c := producer.Classify(err)
 	msg := classMessages[c]
-	if d, ok := producer.KafkaDescription(err); ok && c != producer.ClassUnknownTopic {
+	d, isKafka := producer.KafkaDescription(err)
+	if isKafka && c != producer.ClassUnknownTopic {
 		msg = d
 	}
-	return &Error{Class: c, Message: msg, Err: err}
+	hint := producer.Hint(err)
+	if hint == "" && c == producer.ClassUnavailable && !isKafka {
+		hint = unavailableHint
+	}
+	switch {
+	case hint == "":
+	case c == producer.ClassTooLarge: // the hint says it all
+		msg = hint
+	default:
+		msg += ": " + hint
+	}
+	return &Error{Class: c, Message: msg, Hint: hint, Err: err}
 }
 
 var classMessages = map[producer.Class]string{

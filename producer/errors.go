@@ -3,6 +3,7 @@ package producer
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -67,14 +68,23 @@ var (
 	ErrUnknownPartition = classed(ClassUnknownPartition, errors.New("partition not found"))
 )
 
+// ErrUnknownTopicNotCreated is ErrUnknownTopic from a client that does not
+// ask the broker to create missing topics (AllowAutoTopicCreation off), with
+// a hint saying so.
+var ErrUnknownTopicNotCreated error = &classedError{class: ClassUnknownTopic, err: ErrUnknownTopic,
+	hint: "the broker does not create topics automatically for this gateway; create the topic, " +
+		"or set allow_auto_topic_creation in the kafka app if the broker allows it"}
+
 // classedError pins a class on an error whose cause alone would classify
-// differently (kerr.UnknownTopicOrPartition covers topics and partitions).
+// differently (kerr.UnknownTopicOrPartition covers topics and partitions),
+// and may carry a hint for the client.
 type classedError struct {
 	class Class
 	err   error
+	hint  string
 }
 
-func classed(c Class, err error) error { return &classedError{c, err} }
+func classed(c Class, err error) error { return &classedError{class: c, err: err} }
 
 func (e *classedError) Error() string { return e.err.Error() }
 func (e *classedError) Unwrap() error { return e.err }
@@ -146,6 +156,61 @@ func Retriable(err error) bool {
 		return kerr.IsRetriable(err)
 	}
 	return false
+}
+
+// Hint is what err's client can do about it, when the producer knows more
+// than err's class says: which setting a record is over, why a topic is
+// missing. It is safe to show a client (no address, no record data); "" when
+// there is none.
+func Hint(err error) string {
+	for err != nil {
+		var ce *classedError
+		if !errors.As(err, &ce) {
+			return ""
+		}
+		if ce.hint != "" {
+			return ce.hint
+		}
+		err = ce.err
+	}
+	return ""
+}
+
+// tooLarge explains a record Kafka or franz-go refused as too large
+// (MESSAGE_TOO_LARGE, RECORD_LIST_TOO_LARGE): franz-go refuses a record over
+// max bytes per batch before sending it, a broker one over its topic's
+// max.message.bytes.
+func tooLarge(limit int32, err error) error {
+	return &classedError{class: ClassTooLarge, err: err, hint: fmt.Sprintf(
+		"record is over max_message_bytes (%s) or the topic's max.message.bytes on the broker; "+
+			"raise max_message_bytes in the kafka app (and max.message.bytes on the broker) or send a smaller record",
+		FormatBytes(int64(limit)))}
+}
+
+// overMaxMessageBytes is CheckSize's refusal of a record over limit.
+func overMaxMessageBytes(limit int32) error {
+	return &classedError{class: ClassTooLarge, err: errOverMaxMessageBytes, hint: fmt.Sprintf(
+		"record is over max_message_bytes (%s); raise max_message_bytes in the kafka app "+
+			"(the topic's max.message.bytes on the broker must allow it too) or send a smaller record",
+		FormatBytes(int64(limit)))}
+}
+
+// FormatBytes writes a size in the largest binary unit that divides it
+// exactly ("16 MiB", "1536 KiB"), else in bytes, as Caddyfile sizes are
+// written.
+func FormatBytes(n int64) string {
+	for _, u := range []struct {
+		size int64
+		name string
+	}{{1 << 30, "GiB"}, {1 << 20, "MiB"}, {1 << 10, "KiB"}} {
+		if n >= u.size && n%u.size == 0 {
+			return fmt.Sprintf("%d %s", n/u.size, u.name)
+		}
+	}
+	if n == 1 {
+		return "1 byte"
+	}
+	return fmt.Sprintf("%d bytes", n)
 }
 
 // KafkaCode is the Kafka protocol error code behind err, if there is one.

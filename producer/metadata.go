@@ -114,7 +114,10 @@ func (m *metadataCache) lookup(ctx context.Context, topic string) (int32, error)
 		err = kerr.ErrorForCode(rt.ErrorCode)
 		// With automatic creation, Kafka (4.1) answers the request that
 		// triggers it with UNKNOWN_TOPIC_OR_PARTITION: ask again.
-		if err == kerr.UnknownTopicOrPartition && (!m.autoCreate || attempt == 10) {
+		if err == kerr.UnknownTopicOrPartition && !m.autoCreate {
+			return 0, ErrUnknownTopicNotCreated
+		}
+		if err == kerr.UnknownTopicOrPartition && attempt == 10 {
 			return 0, ErrUnknownTopic
 		}
 		if err == nil || len(rt.Partitions) > 0 {

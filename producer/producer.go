@@ -2,11 +2,13 @@ package producer
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/plugin/kprom"
@@ -241,7 +243,7 @@ func (c *Client) finish(r *kgo.Record, err error) {
 	for i := range p.recs {
 		r := &p.recs[i]
 		if err, bad := p.failed[r]; bad {
-			p.results[i] = Result{Partition: -1, Offset: -1, Err: explicitPartitionErr(p.msgs[i].Partition, err)}
+			p.results[i] = Result{Partition: -1, Offset: -1, Err: c.explain(p.msgs[i].Partition, err)}
 			continue
 		}
 		p.results[i] = Result{Partition: r.Partition, Offset: r.Offset, Timestamp: r.Timestamp}
@@ -249,6 +251,65 @@ func (c *Client) finish(r *kgo.Record, err error) {
 	p.recs = nil
 	c.release(int64(len(p.msgs)), p.size)
 	close(p.done)
+}
+
+// explain adds what the client can do to a record's failure: a record too
+// large is told which setting it is over.
+func (c *Client) explain(partition int32, err error) error {
+	if errors.Is(err, kerr.MessageTooLarge) || errors.Is(err, kerr.RecordListTooLarge) {
+		return tooLarge(c.cfg.MaxMessageBytes, err)
+	}
+	return explicitPartitionErr(partition, err)
+}
+
+// CheckSize refuses a record that franz-go would refuse as over
+// max_message_bytes, so that a request carrying one can be refused whole
+// before anything is produced. It counts the record as Kafka's record batch
+// format (v2) encodes it alone in a batch; the produce request's own
+// framing, which depends on the broker's version, is not counted, so a
+// record within a few dozen bytes of the limit may pass here and still fail
+// on its own, with the same error.
+func (c *Client) CheckSize(m *Message) error {
+	if recordBatchSize(m) > int64(c.cfg.MaxMessageBytes) {
+		return overMaxMessageBytes(c.cfg.MaxMessageBytes)
+	}
+	return nil
+}
+
+// errOverMaxMessageBytes is CheckSize's refusal: franz-go's would be
+// kerr.MessageTooLarge, but no broker said so.
+var errOverMaxMessageBytes = errors.New("record over max_message_bytes")
+
+// batchOverhead is the size of a record batch's header (Kafka's
+// RECORD_BATCH_OVERHEAD). franz-go counts a few bytes more against max bytes
+// per batch (the batch's length prefix in the produce request), which
+// depends on the request's version: CheckSize leaves them out, so that it is
+// never stricter than franz-go.
+const batchOverhead = 61
+
+// recordBatchSize is the size of a batch holding m alone.
+func recordBatchSize(m *Message) int64 {
+	l := 1 + 1 + 1 + // attributes, timestamp delta 0, offset delta 0
+		varintLen(len(m.Key)) + len(m.Key) + varintLen(len(m.Value)) + len(m.Value) +
+		varintLen(len(m.Headers))
+	for _, h := range m.Headers {
+		l += varintLen(len(h.Key)) + len(h.Key) + varintLen(len(h.Value)) + len(h.Value)
+	}
+	return int64(batchOverhead + varintLen(l) + l)
+}
+
+// varintLen is the size of n as a zigzag varint.
+func varintLen(n int) int {
+	u := uint64(n) << 1
+	if n < 0 {
+		u = ^u
+	}
+	size := 1
+	for u >= 0x80 {
+		u >>= 7
+		size++
+	}
+	return size
 }
 
 // explicitPartitionErr classifies franz-go's refusal of an out-of-range

@@ -203,8 +203,18 @@ func TestCheckPartitionAndTopic(t *testing.T) {
 	if err := cl.CheckPartition(ctx, "three", 3); Classify(err) != ClassUnknownPartition {
 		t.Fatalf("partition 3: %v (%v)", err, Classify(err))
 	}
-	if _, err := cl.Partitions(ctx, "nope"); Classify(err) != ClassUnknownTopic {
+	_, err := cl.Partitions(ctx, "nope")
+	if Classify(err) != ClassUnknownTopic || !errors.Is(err, kerr.UnknownTopicOrPartition) {
 		t.Fatalf("missing topic: %v (%v)", err, Classify(err))
+	}
+	if h := Hint(err); !strings.Contains(h, "allow_auto_topic_creation") || !strings.Contains(h, "create the topic") {
+		t.Fatalf("missing topic without auto-creation: hint %q", h)
+	}
+	// Asked to create it, a broker that does not is no fault of the
+	// gateway's setting: no hint about it.
+	auto := newClient(t, c, func(cfg *Config) { cfg.AllowAutoTopicCreation = true })
+	if _, err := auto.Partitions(ctx, "nope"); Classify(err) != ClassUnknownTopic || Hint(err) != "" {
+		t.Fatalf("missing topic with auto-creation asked: %v, hint %q", err, Hint(err))
 	}
 }
 
@@ -307,8 +317,60 @@ func TestRecordTooLargeForBatch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if Classify(res[0].Err) != ClassTooLarge {
+	if Classify(res[0].Err) != ClassTooLarge || !errors.Is(res[0].Err, kerr.MessageTooLarge) {
 		t.Fatalf("8 KiB record over a 4 KiB max: %v", res[0].Err)
+	}
+	if h := Hint(res[0].Err); !strings.Contains(h, "max_message_bytes (4 KiB)") {
+		t.Fatalf("8 KiB record over a 4 KiB max: hint %q", h)
+	}
+}
+
+// TestCheckSizeNeverStricter produces records around max_message_bytes, with
+// and without a key and headers: CheckSize refuses only records franz-go
+// refuses too, and lets through at most a few bytes' worth that franz-go
+// refuses (the produce request's framing).
+func TestCheckSizeNeverStricter(t *testing.T) {
+	c := newCluster(t, 1, "edge")
+	const limit = 4096
+	cl := newClient(t, c, func(cfg *Config) { cfg.MaxMessageBytes = limit; cfg.Linger = 0 })
+	ctx := context.Background()
+	for _, shape := range []Message{
+		{Topic: "edge", Partition: -1},
+		{Topic: "edge", Partition: -1, Key: []byte("key"), Headers: []Header{{Key: "h", Value: []byte("v")}}},
+	} {
+		lastChecked, lastProduced := -1, -1
+		for n := limit - 120; n <= limit; n++ {
+			m := shape
+			m.Value = make([]byte, n)
+			if cl.CheckSize(&m) == nil {
+				lastChecked = n
+			}
+			res, err := cl.Produce(ctx, []Message{m})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res[0].Err == nil {
+				lastProduced = n
+			} else if Classify(res[0].Err) != ClassTooLarge {
+				t.Fatalf("%d bytes: %v", n, res[0].Err)
+			}
+		}
+		if lastChecked < lastProduced || lastChecked > lastProduced+16 || lastProduced < 0 {
+			t.Errorf("key %q: CheckSize passes values up to %d bytes, franz-go produces up to %d", shape.Key, lastChecked, lastProduced)
+		}
+	}
+	err := cl.CheckSize(&Message{Topic: "edge", Value: make([]byte, limit)})
+	if Classify(err) != ClassTooLarge || !strings.Contains(Hint(err), "max_message_bytes (4 KiB)") {
+		t.Fatalf("CheckSize of a record over: %v, hint %q", err, Hint(err))
+	}
+}
+
+func TestFormatBytes(t *testing.T) {
+	for n, want := range map[int64]string{1: "1 byte", 1000: "1000 bytes", 1024: "1 KiB", 16 << 20: "16 MiB",
+		1536 << 10: "1536 KiB", 1 << 30: "1 GiB", 1<<20 + 1: "1048577 bytes"} {
+		if got := FormatBytes(n); got != want {
+			t.Errorf("FormatBytes(%d) = %q, want %q", n, got, want)
+		}
 	}
 }
 

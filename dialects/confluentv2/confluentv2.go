@@ -29,7 +29,9 @@
 //     help and 50002 when not; under v1 they are Confluent's v1 codes: 2
 //     retriable, 1 not.
 //   - Whole-request errors: 40002 (400) for what Kafka refused as invalid,
-//     413 (413) for a body or record count over the handler's limits, 415
+//     413 (413) for a body or record count over the handler's limits or a
+//     record over the cluster's max_message_bytes (refused whole, where
+//     Confluent reports 50002 for that record and writes the others), 415
 //     (415) for a media type other than binary/json v1/v2, 405 (405) for a
 //     method other than POST on a produce path, 500 (500) for a fault of the
 //     gateway, and 50001 under v1 media types, 50002/50003 under v2, for

@@ -216,7 +216,7 @@ func (c *ConfluentV3) check(r *http.Request, rt route, lim dialects.Route) (targ
 		return target{}, methodNotAllowed(http.MethodPost)
 	}
 	if !jsonMediaType(r.Header.Get("Content-Type")) {
-		return target{}, errUnsupportedMedia
+		return target{}, unsupportedMedia(r.Header.Get("Content-Type"))
 	}
 	if err := checkCharset(r.Header.Get("Content-Type")); err != nil {
 		return target{}, err
@@ -320,6 +320,18 @@ func methodNotAllowed(allow string) *dialects.Error {
 		Code: http.StatusMethodNotAllowed, Message: "HTTP 405 Method Not Allowed", Allow: allow}
 }
 
+// unsupportedMedia is the 415 of a produce request whose Content-Type, ct,
+// is not JSON: it says which type to send.
+func unsupportedMedia(ct string) *dialects.Error {
+	got := "no Content-Type"
+	if ct != "" {
+		got = fmt.Sprintf("Content-Type %q", ct)
+	}
+	return &dialects.Error{Class: producer.ClassBadRequest, Status: http.StatusUnsupportedMediaType,
+		Code:    http.StatusUnsupportedMediaType,
+		Message: "HTTP 415 Unsupported Media Type: " + got + " is not supported: send Content-Type: application/json"}
+}
+
 func errUnknownCluster(id string) *dialects.Error {
 	return &dialects.Error{Class: producer.ClassUnknownTopic, Status: http.StatusNotFound,
 		Code: http.StatusNotFound, Message: "Cluster " + id + " cannot be found."}
@@ -327,16 +339,11 @@ func errUnknownCluster(id string) *dialects.Error {
 
 // Errors of this dialect with Confluent's codes and messages.
 var (
-	errUnsupportedMedia = &dialects.Error{Class: producer.ClassBadRequest, Status: http.StatusUnsupportedMediaType,
-		Code: http.StatusUnsupportedMediaType, Message: "HTTP 415 Unsupported Media Type: send Content-Type: application/json"}
 	errEmptyBody = &dialects.Error{Class: producer.ClassBadRequest, Status: http.StatusUnprocessableEntity,
 		Code: 42206, Message: "Payload error. Request body is empty. Data is required."}
-	errTooLarge = &dialects.Error{Class: producer.ClassTooLarge, Status: http.StatusRequestEntityTooLarge,
-		Code: http.StatusRequestEntityTooLarge, Message: msgTooLarge}
 )
 
 const (
-	msgTooLarge        = "The request included a message larger than the maximum message size the server can accept."
 	msgUnknownTopic    = "This server does not host this topic-partition."
 	msgUnknownPart     = "Partition not found."
 	msgInternal        = "Internal Server Error"
@@ -366,14 +373,11 @@ func classify(err error) (status, code int, msg string) {
 			code = 40002
 		}
 	case producer.ClassUnknownTopic:
-		status, code, msg = http.StatusNotFound, 40403, msgUnknownTopic
+		status, code, msg = http.StatusNotFound, 40403, dialects.WithHint(msgUnknownTopic, e)
 	case producer.ClassUnknownPartition:
 		status, code, msg = http.StatusNotFound, 40402, msgUnknownPart
 	case producer.ClassTooLarge:
 		status, code = http.StatusRequestEntityTooLarge, http.StatusRequestEntityTooLarge
-		if !errors.Is(err, dialects.ErrTooManyRecords) {
-			msg = msgTooLarge
-		}
 	case producer.ClassNotAuthorized:
 		status, code = http.StatusForbidden, 40301
 	case producer.ClassAuthFailed:

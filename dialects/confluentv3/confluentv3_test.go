@@ -239,15 +239,15 @@ func TestErrors(t *testing.T) {
 		{"empty body", "POST", recordsPath(g, "topic-1"), "application/json", " \n",
 			422, `{"error_code":42206,"message":"Payload error. Request body is empty. Data is required."}`},
 		{"media type", "POST", recordsPath(g, "topic-1"), "text/plain", `{}`,
-			415, `{"error_code":415,"message":"HTTP 415 Unsupported Media Type: send Content-Type: application/json"}`},
+			415, `{"error_code":415,"message":"HTTP 415 Unsupported Media Type: Content-Type \"text/plain\" is not supported: send Content-Type: application/json"}`},
 		{"charset", "POST", recordsPath(g, "topic-1"), "application/json; charset=DEADBEEF", `{"value":{"data":"AA=="}}`,
 			400, `{"error_code":400,"message":"unsupported charset \"DEADBEEF\": send UTF-8 JSON (Content-Type: application/json or application/json; charset=utf-8)"}`},
 		{"charset batch", "POST", recordsPath(g, "topic-1") + ":batch", "application/json; charset=latin1", `{"entries":[{"id":"1","value":{"data":"AA=="}}]}`,
 			400, `{"error_code":400,"message":"unsupported charset \"latin1\": send UTF-8 JSON (Content-Type: application/json or application/json; charset=utf-8)"}`},
 		{"no media type", "POST", recordsPath(g, "topic-1"), "", `{}`,
-			415, `{"error_code":415,"message":"HTTP 415 Unsupported Media Type: send Content-Type: application/json"}`},
+			415, `{"error_code":415,"message":"HTTP 415 Unsupported Media Type: no Content-Type is not supported: send Content-Type: application/json"}`},
 		{"too large", "POST", recordsPath(g, "topic-1"), "application/json", big,
-			413, `{"error_code":413,"message":"The request included a message larger than the maximum message size the server can accept."}`},
+			413, `{"error_code":413,"message":"request body is over max_body (2 KiB); raise max_body in the kafka_rest route or send less"}`},
 		{"method", "GET", recordsPath(g, "topic-1"), "", ``,
 			405, `{"error_code":405,"message":"HTTP 405 Method Not Allowed"}`},
 		{"overload", "POST", recordsPath(g, "topic-1"), "application/json", strings.Repeat(`{}`, 6),
@@ -314,13 +314,16 @@ func TestUnknownTopic(t *testing.T) {
 	g := newGateway(t, gatewaytest.Options{Site: `kafka_rest confluent_v3 {
 		cluster_id cluster-1
 	}`})
+	// Confluent's message, and why the topic is missing: the gateway does
+	// not ask the broker to create it.
+	const missingTopic = `{"error_code":40403,"message":"This server does not host this topic-partition: the broker does not create topics automatically for this gateway; create the topic, or set allow_auto_topic_creation in the kafka app if the broker allows it"}`
 	resp, body := g.Post(t, "/kafka/v3/clusters/cluster-1/topics/"+g.Topic("missing")+"/records", "application/json", `{"value":{"data":"AA=="}}`)
-	if resp.StatusCode != 404 || string(body) != `{"error_code":40403,"message":"This server does not host this topic-partition."}` {
+	if resp.StatusCode != 404 || string(body) != missingTopic {
 		t.Fatalf("status %d: %s", resp.StatusCode, body)
 	}
 	// Streaming: refused before any report.
 	resp, body = postChunked(t, g, "/kafka/v3/clusters/cluster-1/topics/"+g.Topic("missing")+"/records", `{"value":{"data":"AA=="}}`)
-	if resp.StatusCode != 404 || string(body) != `{"error_code":40403,"message":"This server does not host this topic-partition."}` {
+	if resp.StatusCode != 404 || string(body) != missingTopic {
 		t.Fatalf("streaming: status %d: %s", resp.StatusCode, body)
 	}
 	// The topic is checked before any record is decoded: a body with no
@@ -331,7 +334,7 @@ func TestUnknownTopic(t *testing.T) {
 		"/records:batch": `{"entries":[{"id":"1","value":{"type":"BINARY","data":1}}]}`,
 	} {
 		resp, body = g.Post(t, "/kafka/v3/clusters/cluster-1/topics/"+g.Topic("missing")+path, "application/json", b)
-		if resp.StatusCode != 404 || string(body) != `{"error_code":40403,"message":"This server does not host this topic-partition."}` {
+		if resp.StatusCode != 404 || string(body) != missingTopic {
 			t.Errorf("%s with no valid record: status %d: %s", path, resp.StatusCode, body)
 		}
 	}

@@ -348,7 +348,7 @@ func readAll(r *http.Request, maxBody int64, topic string) ([]decoded, error) {
 		}
 		switch {
 		case err != nil && (isMaxBytes(err) || errors.Is(err, errSplitTooLarge)):
-			return nil, errTooLarge
+			return nil, dialects.BodyTooLarge(maxBody)
 		case err != nil:
 			var me *malformedError
 			if !errors.As(err, &me) {

@@ -11,6 +11,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/caddy-kafka/caddy-kafka/dialects"
 	"github.com/caddy-kafka/caddy-kafka/dialects/internal/fuzzseed"
 	"github.com/caddy-kafka/caddy-kafka/producer"
 )
@@ -45,7 +46,7 @@ func FuzzRequest(f *testing.F) {
 			t.Fatalf("route %+v from %q", rt, r.URL.Path)
 		}
 		if !jsonMediaType(contentType) {
-			checkRefusal(t, c, r, errUnsupportedMedia, http.StatusUnsupportedMediaType)
+			checkRefusal(t, c, r, unsupportedMedia(contentType), http.StatusUnsupportedMediaType)
 			return
 		}
 		if rt.kind == routeBatch {
@@ -101,7 +102,7 @@ func fuzzBatch(t *testing.T, c *ConfluentV3, r *http.Request, topic string, body
 	data, err := io.ReadAll(r.Body)
 	var mbe *http.MaxBytesError
 	if errors.As(err, &mbe) {
-		checkRefusal(t, c, r, errTooLarge, http.StatusRequestEntityTooLarge)
+		checkRefusal(t, c, r, dialects.BodyTooLarge(mbe.Limit), http.StatusRequestEntityTooLarge)
 		return
 	}
 	if err != nil || !bytes.Equal(data, body) {

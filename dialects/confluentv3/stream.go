@@ -128,8 +128,8 @@ drain:
 			break drain
 		}
 	}
-	if !s.yielded && len(s.batch) == 1 && errors.Is(first.err, errTooLarge) {
-		return nil, errTooLarge // the first record is too large: a 413, not a report
+	if !s.yielded && len(s.batch) == 1 && errors.Is(first.err, dialects.ErrBodyTooLarge) {
+		return nil, first.err // the first record is too large: a 413, not a report
 	}
 	s.yielded = true
 	return request(s.batch, s.st), nil
@@ -184,7 +184,7 @@ func readStream(ctx context.Context, body io.Reader, maxBody int64, topic string
 		case err == io.EOF:
 			return
 		case errors.Is(err, errSplitTooLarge):
-			d = decoded{msg: producer.Message{Topic: topic, Partition: -1}, err: errTooLarge, fatal: true}
+			d = decoded{msg: producer.Message{Topic: topic, Partition: -1}, err: dialects.RecordOverMaxBody(maxBody), fatal: true}
 		case errors.As(err, &me):
 			d = decoded{msg: producer.Message{Topic: topic, Partition: -1}, err: badRequest("%s", me.msg), fatal: true}
 		default:

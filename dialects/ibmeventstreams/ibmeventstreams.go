@@ -19,8 +19,9 @@
 //     as sent.
 //   - 411 answers an empty body, whether or not Content-Length was sent;
 //     chunked bodies with data are accepted.
-//   - A body over the handler's max_body is a 400, as IBM answers "exceeded
-//     message size"; the URI limit is 10 KiB (10240 bytes) of the request
+//   - A body over the handler's max_body, or a record over the cluster's
+//     max_message_bytes, is a 400 (IBM answers "exceeded message size"
+//     with 400), whose message names the setting; the URI limit is 10 KiB (10240 bytes) of the request
 //     target (path and query).
 //   - keyType is case-insensitive and defaults to text. A text key must be
 //     valid UTF-8 (send other bytes with keyType=binary). "key=" (present but
@@ -165,7 +166,7 @@ func (EventStreams) Decode(r *http.Request, lim dialects.Route) (*dialects.Reque
 		return nil, errEmpty
 	}
 	if r.ContentLength > lim.MaxBody && lim.MaxBody > 0 {
-		return nil, dialects.Errorf(producer.ClassTooLarge, "request body over %d bytes", lim.MaxBody)
+		return nil, dialects.BodyTooLarge(lim.MaxBody)
 	}
 	value, err := dialects.ReadBody(r)
 	if err != nil {
@@ -427,13 +428,13 @@ func status(e *dialects.Error) (int, string) {
 	case producer.ClassNotAuthorized:
 		return http.StatusUnauthorized, "Unauthorized to produce to this topic"
 	case producer.ClassUnknownTopic, producer.ClassUnknownPartition:
-		return http.StatusNotFound, "The topic does not exist"
+		return http.StatusNotFound, dialects.WithHint("The topic does not exist", e)
 	case producer.ClassTimeout:
 		return http.StatusRequestTimeout, "The request timed out producing to Event Streams; the record may still be written"
 	case producer.ClassOverloaded:
 		return http.StatusServiceUnavailable, "The request failed because the gateway is overloaded; retry later"
 	case producer.ClassUnavailable:
-		return http.StatusServiceUnavailable, "The request failed due to Event Streams brokers being unavailable"
+		return http.StatusServiceUnavailable, dialects.WithHint("The request failed due to Event Streams brokers being unavailable", e)
 	case producer.ClassAuthFailed:
 		return http.StatusServiceUnavailable, "The request failed because the gateway could not authenticate to Event Streams"
 	}

@@ -350,7 +350,7 @@ func TestBadRequests(t *testing.T) {
 		{"schemavalidation", "?schemavalidation=false", "text/plain", "x", 400, "schemavalidation needs schemaname"},
 		{"schemavalidation yes", "?schemaname=s&schemavalidation=yes", "text/plain", "x", 400, "schemavalidation must be true or false"},
 		{"schemaversion word", "?schemaname=s&schemaversion=v1", "text/plain", "x", 400, "schemaversion \"v1\" is not a version number (1, 2, ...) or latest"},
-		{"too large", "", "text/plain", strings.Repeat("x", 64<<10+1), 400, "request body over 65536 bytes"},
+		{"too large", "", "text/plain", strings.Repeat("x", 64<<10+1), 400, "request body is over max_body (64 KiB); raise max_body in the kafka_rest route or send less"},
 		{"empty body", "", "text/plain", "", 411, "The request did not contain any data"},
 		{"media type", "", "application/x-www-form-urlencoded", "a=b", 415,
 			`unsupported Content-Type "application/x-www-form-urlencoded": use application/octet-stream, text/plain, application/json, text/xml or application/xml`},
@@ -466,7 +466,7 @@ func TestTopicNotFound(t *testing.T) {
 	g := newGateway(t, "", "")
 	missing := g.Topic("es-missing")
 	resp, body := post(t, g, esKey, "/topics/"+missing+"/records", "text/plain", "x")
-	d := failure(t, resp, body, 404, "The topic does not exist")
+	d := failure(t, resp, body, 404, "The topic does not exist: the broker does not create topics automatically for this gateway; create the topic, or set allow_auto_topic_creation in the kafka app if the broker allows it")
 	checkTopic(t, d, missing)
 	if d.KafkaErrorCode == nil || *d.KafkaErrorCode != kerr.UnknownTopicOrPartition.Code {
 		t.Fatalf("kafka_error_code %v, want %d", d.KafkaErrorCode, kerr.UnknownTopicOrPartition.Code)
@@ -506,7 +506,8 @@ func TestKafkaErrors(t *testing.T) {
 	}{
 		{kerr.InvalidRequiredAcks, 500, "The request failed due to an internal server error"},
 		{kerr.TopicAuthorizationFailed, 401, "Unauthorized to produce to this topic"},
-		{kerr.MessageTooLarge, 400, kerr.MessageTooLarge.Description},
+		{kerr.MessageTooLarge, 400, "record is over max_message_bytes (1 MiB) or the topic's max.message.bytes on the broker; " +
+			"raise max_message_bytes in the kafka app (and max.message.bytes on the broker) or send a smaller record"},
 		{kerr.InvalidRecord, 400, kerr.InvalidRecord.Description},
 	} {
 		t.Run(c.err.Message, func(t *testing.T) {

@@ -69,8 +69,7 @@ func slowMessages(start []byte, pathTopic string, maxRecords int) ([]producer.Me
 		return nil, dialects.Errorf(producer.ClassBadRequest, "invalid JSON body: data after the message")
 	}
 	if maxRecords > 0 && len(msgs) > maxRecords {
-		return nil, &dialects.Error{Class: producer.ClassTooLarge,
-			Message: fmt.Sprintf("%s (limit %d)", dialects.ErrTooManyRecords.Message, maxRecords), Err: dialects.ErrTooManyRecords}
+		return nil, dialects.TooManyRecords(maxRecords)
 	}
 	records := make([]producer.Message, len(msgs))
 	for i := range msgs {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"reflect"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/caddy-kafka/caddy-kafka/dialects"
 	"github.com/caddy-kafka/caddy-kafka/dialects/internal/fuzzseed"
@@ -172,7 +174,7 @@ func TestDecodeMessagesErrors(t *testing.T) {
 		{`{"value":"a","headers":[{"key":"b","name":"c"}]}`, "t", `unknown field "name"`, producer.ClassBadRequest},
 		{`[1]`, "t", "a message must be a JSON object, not number", producer.ClassBadRequest},
 		{`[null]`, "t", "message 0: value is required", producer.ClassBadRequest},
-		{`[{"value":"a"},{"value":"b"},{"value":"c"}]`, "t", "too many records in one request (limit 2)", producer.ClassTooLarge},
+		{`[{"value":"a"},{"value":"b"},{"value":"c"}]`, "t", "request has more than max_records (2) records; raise max_records in the kafka_rest route or send fewer", producer.ClassTooLarge},
 	}
 	for _, tt := range tests {
 		_, err := decodeMessages([]byte(tt.body), tt.topic, 2)
@@ -225,6 +227,10 @@ func TestWriteError(t *testing.T) {
 		{dialects.Errorf(producer.ClassBadRequest, "value is required"), 400, "value is required"},
 		{dialects.ErrTopicNotAllowed, 403, "topic not allowed"},
 		{producer.ErrUnknownTopic, 404, "topic not found"},
+		{producer.ErrUnknownTopicNotCreated, 404, "topic not found: the broker does not create topics automatically for this gateway; " +
+			"create the topic, or set allow_auto_topic_creation in the kafka app if the broker allows it"},
+		{fmt.Errorf("producing: %w", kgo.ErrClientClosed), 503, "kafka is unavailable: see GET /kafka/clusters on Caddy's admin API for why"},
+		{dialects.BodyTooLarge(16 << 20), 413, "request body is over max_body (16 MiB); raise max_body in the kafka_rest route or send less"},
 		{producer.ErrUnknownPartition, 404, "partition not found"},
 		{dialects.ErrBodyTooLarge, 413, "request body too large"},
 		{producer.ErrOverloaded, 503, "the gateway is overloaded; retry later"},

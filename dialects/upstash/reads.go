@@ -47,6 +47,10 @@ import (
 
 const maxReadBody = 1 << 20
 
+// minFetchDeadline is the least time a fetch is given, whatever its
+// timeout: the metadata lookups it makes first take a few round trips.
+const minFetchDeadline = 200 * time.Millisecond
+
 // errGroups answers the consumer-group endpoints.
 var errGroups = &dialects.Error{Class: producer.ClassBadRequest, Status: http.StatusNotImplemented,
 	Message: "consumer groups are not supported by this gateway, which keeps no consumer state: read with /fetch (topic, partition, offset) and track offsets in the client"}
@@ -130,8 +134,11 @@ func fetch(w http.ResponseWriter, r *http.Request, f dialects.Fetcher, body []by
 	if err != nil {
 		return err
 	}
-	// FetchMany waits until a quarter before its deadline.
-	ctx, cancel := context.WithTimeout(r.Context(), wait*4/3+time.Millisecond)
+	// FetchMany waits until a quarter before its deadline. The deadline
+	// also bounds the metadata lookups before the wait: a client's timeout
+	// of a few milliseconds must still leave them time, or a missing topic
+	// would be a 504 instead of a 404.
+	ctx, cancel := context.WithTimeout(r.Context(), max(wait*4/3+time.Millisecond, minFetchDeadline))
 	defer cancel()
 	parts, err := f.FetchMany(ctx, positions, 1<<20, 64<<20)
 	if err != nil {

@@ -273,15 +273,15 @@ func TestErrors(t *testing.T) {
 		{"value not a string", "POST", "/produce/greetings", `{"value":{"a":1}}`, 400, "value: want a string, got object"},
 		{"not allowed", "POST", "/produce", `[{"topic":"greetings","value":"ok"},{"topic":"secret","value":"x"}]`, 403, "topic not allowed"},
 		{"not allowed get", "GET", "/produce/secret/x", "", 403, "topic not allowed"},
-		{"unknown topic", "POST", "/produce", `[{"topic":"greetings","value":"ok"},{"topic":"nope-topic","value":"x"}]`, 404, "topic not found"},
+		{"unknown topic", "POST", "/produce", `[{"topic":"greetings","value":"ok"},{"topic":"nope-topic","value":"x"}]`, 404, "topic not found: the broker does not create topics automatically for this gateway; create the topic, or set allow_auto_topic_creation in the kafka app if the broker allows it"},
 		{"unknown partition", "POST", "/produce/cities", `[{"value":"ok","partition":0},{"value":"x","partition":9}]`, 404, "partition not found"},
-		{"too large", "POST", "/produce/greetings", `{"value":"` + strings.Repeat("x", 3000) + `"}`, 413, "request body over 2000 bytes"},
+		{"too large", "POST", "/produce/greetings", `{"value":"` + strings.Repeat("x", 3000) + `"}`, 413, "request body is over max_body (2000 bytes); raise max_body in the kafka_rest route or send less"},
 		{"too many", "POST", "/produce/greetings", strings.Repeat(`{"value":"x"},`, 6), 0, ""},
 		{"wrong method", "PUT", "/produce/greetings", `{"value":"x"}`, 405, "method not allowed: use GET or POST"},
 		{"wrong method get form", "POST", "/produce/greetings/x", ``, 405, "method not allowed: use GET"},
 	}
 	tests[11].body = "[" + tests[11].body + "]"
-	tests[11].status, tests[11].msg = 413, "too many records in one request (limit 5)"
+	tests[11].status, tests[11].msg = 413, "request has more than max_records (5) records; raise max_records in the kafka_rest route or send fewer"
 	names := strings.NewReplacer("greetings", g.Topic("greetings"), "cities", g.Topic("cities"))
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

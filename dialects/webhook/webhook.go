@@ -214,8 +214,7 @@ func splitLines(r *http.Request, template producer.Message, lim dialects.Route) 
 			continue
 		}
 		if len(records) == lim.MaxRecords {
-			return nil, &dialects.Error{Class: producer.ClassTooLarge,
-				Message: fmt.Sprintf("%s (limit %d)", dialects.ErrTooManyRecords.Message, lim.MaxRecords), Err: dialects.ErrTooManyRecords}
+			return nil, dialects.TooManyRecords(lim.MaxRecords)
 		}
 		rec := template
 		// A slice of data, which lives as long as the records (not of a
