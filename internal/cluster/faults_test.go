@@ -32,8 +32,14 @@ type run struct {
 // answered 2xx.
 func startRun(t *testing.T, e *env, a auth, prefix string, leader int32, kafkaExtra string) *run {
 	t.Helper()
+	return startRunOn(t, relcheck.CaddyBinary(t), e, a, prefix, leader, kafkaExtra)
+}
+
+// startRunOn is startRun with the gateway binary bin.
+func startRunOn(t *testing.T, bin string, e *env, a auth, prefix string, leader int32, kafkaExtra string) *run {
+	t.Helper()
 	r := &run{e: e, a: a, names: e.topics(t, prefix, relcheck.AllDialects, leader)}
-	r.p = gateway(t, caddyfile(a, r.names, routeTimeout, kafkaExtra))
+	r.p = relcheck.StartCaddyBinary(t, bin, caddyfile(a, r.names, routeTimeout, kafkaExtra))
 	// The client's own timeout catches a hang.
 	r.client = &http.Client{Timeout: routeTimeout + 20*time.Second}
 	t.Cleanup(r.client.CloseIdleConnections)

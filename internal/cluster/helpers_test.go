@@ -395,18 +395,6 @@ func checkAnswers(t *testing.T, rs []relcheck.Result, timeout time.Duration, all
 	return rep
 }
 
-// knownIssue reports a finding of this suite that is not fixed yet (see
-// docs/reliability.md): an error with CLUSTER_STRICT=1, else a loud log, so
-// that CI stays green on what is known and red on anything new.
-func knownIssue(t *testing.T, format string, args ...any) {
-	t.Helper()
-	if os.Getenv("CLUSTER_STRICT") != "" {
-		t.Errorf(format, args...)
-		return
-	}
-	t.Logf("KNOWN ISSUE (CLUSTER_STRICT=1 fails on it): "+format, args...)
-}
-
 // gateway runs the gateway as its own process.
 func gateway(t *testing.T, cf func(addr, admin string) string) *relcheck.CaddyProc {
 	t.Helper()
