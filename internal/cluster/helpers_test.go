@@ -477,3 +477,63 @@ func median(v []float64) float64 {
 	}
 	return s[len(s)/2]
 }
+
+// cpuWait samples every second how long the gateway's threads have waited
+// for a CPU, the run-queue delay of /proc/PID/task/*/schedstat. On a
+// shared machine a gateway starved of CPU answers late however well it
+// bounds its waits: this tells such a stall from one of the gateway's own.
+type cpuWait struct {
+	stop  chan struct{}
+	done  chan struct{}
+	total time.Duration // waited in all
+	worst time.Duration // waited in the worst second
+	at    time.Time     // when that second ended
+}
+
+func watchCPUWait(pid int) *cpuWait {
+	w := &cpuWait{stop: make(chan struct{}), done: make(chan struct{})}
+	go func() {
+		defer close(w.done)
+		last := runDelay(pid)
+		for {
+			select {
+			case <-w.stop:
+				return
+			case <-time.After(time.Second):
+			}
+			now := runDelay(pid)
+			d := max(now-last, 0) // threads that exited take their delay along
+			last = now
+			w.total += d
+			if d > w.worst {
+				w.worst, w.at = d, time.Now()
+			}
+		}
+	}()
+	return w
+}
+
+// end stops the sampling and describes what it saw.
+func (w *cpuWait) end() string {
+	close(w.stop)
+	<-w.done
+	return fmt.Sprintf("gateway threads waited %v for a CPU in all, %v in the worst second (ending %s)",
+		w.total.Round(time.Millisecond), w.worst.Round(time.Millisecond), w.at.Format("15:04:05"))
+}
+
+// runDelay is the sum of the run-queue delays of pid's threads.
+func runDelay(pid int) time.Duration {
+	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/schedstat", pid))
+	var sum time.Duration
+	for _, f := range tasks {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		if fs := strings.Fields(string(b)); len(fs) >= 2 {
+			n, _ := strconv.ParseInt(fs[1], 10, 64)
+			sum += time.Duration(n)
+		}
+	}
+	return sum
+}
