@@ -24,7 +24,7 @@ func (c *Client) ClusterState(ctx context.Context) (ClusterInfo, error) {
 	for _, brokers := range [2][]*kgo.Broker{c.kc.DiscoveredBrokers(), c.kc.SeedBrokers()} {
 		for _, b := range brokers {
 			var resp *kmsg.MetadataResponse
-			if resp, err = req.RequestWith(ctx, b); err == nil {
+			if resp, err = bounded(ctx, func() (*kmsg.MetadataResponse, error) { return req.RequestWith(ctx, b) }); err == nil {
 				return clusterInfo(resp), nil
 			}
 			if ctx.Err() != nil {

@@ -35,7 +35,7 @@ func (c *Client) TopicConfigs(ctx context.Context, topic string) ([]TopicConfig,
 	res.ResourceType = kmsg.ConfigResourceTypeTopic
 	res.ResourceName = topic
 	req.Resources = append(req.Resources, res)
-	resp, err := req.RequestWith(ctx, c.kc)
+	resp, err := bounded(ctx, func() (*kmsg.DescribeConfigsResponse, error) { return req.RequestWith(ctx, c.kc) })
 	if err != nil {
 		return nil, fmt.Errorf("describing topic configs: %w", err)
 	}

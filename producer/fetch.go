@@ -112,7 +112,7 @@ func (c *Client) Fetch(ctx context.Context, topic string, partition int32, offse
 }
 
 func fetchOnce(ctx context.Context, broker *kgo.Broker, req *kmsg.FetchRequest, topic string, partition int32, offset int64, maxRecords int) ([]FetchedRecord, error) {
-	kresp, err := broker.Request(ctx, req)
+	kresp, err := bounded(ctx, func() (kmsg.Response, error) { return broker.Request(ctx, req) })
 	if err != nil {
 		return nil, fmt.Errorf("fetching from partition leader: %w", err)
 	}
@@ -155,7 +155,7 @@ func (c *Client) partitionLeader(ctx context.Context, topic string, partition in
 	t.Topic = kmsg.StringPtr(topic)
 	req.Topics = append(req.Topics, t)
 	req.AllowAutoTopicCreation = false
-	resp, err := req.RequestWith(ctx, c.kc)
+	resp, err := bounded(ctx, func() (*kmsg.MetadataResponse, error) { return req.RequestWith(ctx, c.kc) })
 	if err != nil {
 		return 0, [16]byte{}, fmt.Errorf("fetching metadata for topic: %w", err)
 	}

@@ -137,7 +137,7 @@ func (c *Client) FetchMany(ctx context.Context, positions []FetchPosition, maxRe
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				kresp, err := c.kc.Broker(int(leader)).Request(ctx, lr.req)
+				kresp, err := bounded(ctx, func() (kmsg.Response, error) { return c.kc.Broker(int(leader)).Request(ctx, lr.req) })
 				mu.Lock()
 				defer mu.Unlock()
 				if err != nil {
@@ -240,7 +240,7 @@ func (c *Client) topicsMeta(ctx context.Context, topics []string) (map[string]to
 		req.Topics = append(req.Topics, t)
 	}
 	req.AllowAutoTopicCreation = false
-	resp, err := req.RequestWith(ctx, c.kc)
+	resp, err := bounded(ctx, func() (*kmsg.MetadataResponse, error) { return req.RequestWith(ctx, c.kc) })
 	if err != nil {
 		return nil, fmt.Errorf("fetching metadata for topics: %w", err)
 	}

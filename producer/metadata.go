@@ -103,7 +103,7 @@ func (m *metadataCache) lookup(ctx context.Context, topic string) (int32, error)
 		t.Topic = kmsg.StringPtr(topic)
 		req.Topics = append(req.Topics, t)
 		req.AllowAutoTopicCreation = m.autoCreate
-		resp, err := req.RequestWith(ctx, m.kc)
+		resp, err := bounded(ctx, func() (*kmsg.MetadataResponse, error) { return req.RequestWith(ctx, m.kc) })
 		if err != nil {
 			return 0, fmt.Errorf("fetching metadata for topic: %w", err)
 		}
@@ -184,7 +184,7 @@ func (c *Client) Describe(ctx context.Context, topics ...string) (ClusterInfo, e
 	} else {
 		req.Topics = nil // all topics
 	}
-	resp, err := req.RequestWith(ctx, c.kc)
+	resp, err := bounded(ctx, func() (*kmsg.MetadataResponse, error) { return req.RequestWith(ctx, c.kc) })
 	if err != nil {
 		return ClusterInfo{}, fmt.Errorf("fetching metadata: %w", err)
 	}

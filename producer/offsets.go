@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -99,7 +100,11 @@ func (c *Client) ListOffsets(ctx context.Context, ts int64, parts []TopicPartiti
 		req.Topics[i].Partitions = append(req.Topics[i].Partitions, rp)
 	}
 	if len(req.Topics) > 0 {
-		for _, shard := range c.kc.RequestSharded(ctx, req) {
+		shards, err := bounded(ctx, func() ([]kgo.ResponseShard, error) { return c.kc.RequestSharded(ctx, req), nil })
+		if err != nil {
+			return nil, fmt.Errorf("listing offsets: %w", err)
+		}
+		for _, shard := range shards {
 			if shard.Err != nil {
 				// The partitions of a failed shard keep a failure
 				// that says why.

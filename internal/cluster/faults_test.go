@@ -2,6 +2,7 @@ package cluster_test
 
 import (
 	"net/http"
+	"os"
 	"strings"
 	"syscall"
 	"testing"
@@ -25,6 +26,7 @@ type run struct {
 	loads   []*relcheck.Load
 	warm    []relcheck.Result // the warm-up's: checked in Kafka, not as answers
 	started time.Time
+	cpu     *cpuWait
 }
 
 // startRun creates the topics (every partition led by leader, if > 0),
@@ -32,8 +34,15 @@ type run struct {
 // answered 2xx.
 func startRun(t *testing.T, e *env, a auth, prefix string, leader int32, kafkaExtra string) *run {
 	t.Helper()
+	return startRunOn(t, relcheck.CaddyBinary(t), e, a, prefix, leader, kafkaExtra)
+}
+
+// startRunOn is startRun with the gateway binary bin.
+func startRunOn(t *testing.T, bin string, e *env, a auth, prefix string, leader int32, kafkaExtra string) *run {
+	t.Helper()
 	r := &run{e: e, a: a, names: e.topics(t, prefix, relcheck.AllDialects, leader)}
-	r.p = gateway(t, caddyfile(a, r.names, routeTimeout, kafkaExtra))
+	r.p = relcheck.StartCaddyBinary(t, bin, caddyfile(a, r.names, routeTimeout, kafkaExtra))
+	r.cpu = watchCPUWait(r.p.Cmd.Process.Pid)
 	// The client's own timeout catches a hang.
 	r.client = &http.Client{Timeout: routeTimeout + 20*time.Second}
 	t.Cleanup(r.client.CloseIdleConnections)
@@ -83,6 +92,7 @@ func (r *run) finish(t *testing.T, allowNoAnswer bool) (report, []relcheck.Resul
 		l.Stop()
 		rs = append(rs, l.Snapshot()...)
 	}
+	t.Logf("%s; load average %s", r.cpu.end(), loadAvg())
 	rep := checkAnswers(t, rs, routeTimeout, allowNoAnswer)
 	leaks := relcheck.CheckNoLeak(t, rs, append(append([]string(nil), r.a.brokers...), r.a.secrets...))
 	checked := relcheck.CheckExactlyOnce(t, append(append([]relcheck.Result(nil), r.warm...), rs...), r.e.plain, topicFunc(r.names), relcheck.AllDialects, true)
@@ -193,4 +203,13 @@ func values(m map[string]string) []string {
 		out = append(out, v)
 	}
 	return out
+}
+
+// loadAvg is the machine's load average over 1, 5 and 15 minutes.
+func loadAvg() string {
+	b, _ := os.ReadFile("/proc/loadavg")
+	if fs := strings.Fields(string(b)); len(fs) >= 3 {
+		return strings.Join(fs[:3], " ")
+	}
+	return "unknown"
 }

@@ -2,9 +2,12 @@ package cluster_test
 
 import (
 	"context"
+	"crypto/rand"
 	"net/http"
+	"net/http/httptrace"
 	"os"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -173,20 +176,27 @@ func TestACLDenied(t *testing.T) {
 }
 
 // TestPasswordRotation changes the gateway's SCRAM password on the brokers
-// under load, then reloads the gateway's config with the new one: no
-// request fails, every record is in Kafka exactly once, and the new client
-// authenticates with the new password.
+// under load, then reloads the gateway's config with the new one: every
+// request is answered 2xx, every record is in Kafka exactly once, and the
+// new client authenticates with the new password.
+//
+// The load keeps its connections alive and sends an Idempotency-Key with
+// each request, as docs/reliability.md advises clients for reloads: a
+// reload closes the old server's idle connections, and the old server
+// closes without an answer a connection whose request it read after its
+// shutdown began (net/http's Server, before any handler runs); Go's client
+// retries such a request on a new connection because the key makes it
+// idempotent, and the gateway's Idempotency-Key support makes that retry
+// exactly-once, which reading the records back checks.
 func TestPasswordRotation(t *testing.T) {
 	e := clusterEnv(t)
 	r := startRun(t, e, e.scram(e.password), e.allowed, 0, "")
-	// A reload closes idle keep-alive connections, and a POST sent on one
-	// as it closes fails in the client without reaching the gateway (Go
-	// does not retry a POST): one connection per request keeps that
-	// client-side race out of what is measured.
 	r.loads[0].Stop()
 	r.warm = append(r.warm, r.loads[0].Snapshot()...)
 	r.loads = nil
-	r.client = &http.Client{Timeout: routeTimeout + 20*time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	keys := &idempotencyKeys{next: &http.Transport{MaxIdleConnsPerHost: 2 * len(relcheck.AllDialects)}}
+	r.client = &http.Client{Timeout: routeTimeout + 20*time.Second, Transport: keys}
+	t.Cleanup(r.client.CloseIdleConnections)
 	r.load(t)
 	_, adm := e.admin(t)
 	setPassword := func(pw string) {
@@ -217,15 +227,39 @@ func TestPasswordRotation(t *testing.T) {
 	if len(cs) != 1 || cs[0]["state"] != "reachable" {
 		t.Errorf("after the reload with the new password: %v", cs)
 	}
-	rep, rs := r.finish(t, true)
+	rep, _ := r.finish(t, false)
 	if rep.errors != 0 {
 		t.Errorf("%d error answers across the rotation", rep.errors)
 	}
-	for _, res := range rs {
-		if res.Outcome == relcheck.NoAnswer {
-			knownIssue(t, "%s: request %s got no answer at the reload: %v", res.Dialect, res.ID, res.Err)
-		}
+	t.Logf("%d of %d requests were sent again by the client on a new connection (%d connections opened)",
+		keys.retried.Load(), keys.requests.Load(), keys.dials.Load())
+}
+
+// idempotencyKeys is a client transport that gives each request an
+// Idempotency-Key of its own, which makes Go's transport send the request
+// again when the server closes a kept-alive connection under it, and counts
+// those retries.
+type idempotencyKeys struct {
+	next                     http.RoundTripper
+	requests, retried, dials atomic.Int64
+}
+
+func (k *idempotencyKeys) RoundTrip(req *http.Request) (*http.Response, error) {
+	var conns atomic.Int64
+	trace := &httptrace.ClientTrace{
+		GotConn: func(info httptrace.GotConnInfo) {
+			if conns.Add(1) == 2 {
+				k.retried.Add(1)
+			}
+			if !info.Reused {
+				k.dials.Add(1)
+			}
+		},
 	}
+	req = req.Clone(httptrace.WithClientTrace(req.Context(), trace))
+	req.Header.Set("Idempotency-Key", rand.Text())
+	k.requests.Add(1)
+	return k.next.RoundTrip(req)
 }
 
 // reload loads a Caddyfile through the admin API, as `caddy reload` does.

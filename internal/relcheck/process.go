@@ -15,10 +15,11 @@ import (
 	"time"
 )
 
+// The gateway binaries built so far, by whether they have -race.
 var (
-	binOnce sync.Once
+	binMu   sync.Mutex
 	binDir  string
-	binErr  error
+	binPath = map[bool]string{}
 )
 
 // RemoveBinary deletes what CaddyBinary built; call it from TestMain.
@@ -32,24 +33,42 @@ func RemoveBinary() {
 // tests have it, which reuses their compiled packages) and returns its path.
 func CaddyBinary(t *testing.T) string {
 	t.Helper()
-	binOnce.Do(func() {
-		binDir, binErr = os.MkdirTemp("", "caddy-kafka-bin-")
-		if binErr != nil {
-			return
-		}
-		args := []string{"build", "-o", filepath.Join(binDir, "caddy")}
-		if RaceEnabled {
-			args = append(args, "-race")
-		}
-		cmd := exec.Command("go", append(args, "github.com/caddy-kafka/caddy-kafka/cmd/caddy")...)
-		if out, err := cmd.CombinedOutput(); err != nil {
-			binErr = fmt.Errorf("building cmd/caddy: %w\n%s", err, out)
-		}
-	})
-	if binErr != nil {
-		t.Fatal(binErr)
+	return caddyBinary(t, RaceEnabled)
+}
+
+// CaddyBinaryNoRace builds cmd/caddy without -race, as users run it, once
+// per test run, and returns its path: for measuring the process (memory,
+// CPU), which the race detector's shadow memory and slowdown distort.
+func CaddyBinaryNoRace(t *testing.T) string {
+	t.Helper()
+	return caddyBinary(t, false)
+}
+
+func caddyBinary(t *testing.T, race bool) string {
+	t.Helper()
+	binMu.Lock()
+	defer binMu.Unlock()
+	if p, ok := binPath[race]; ok {
+		return p
 	}
-	return filepath.Join(binDir, "caddy")
+	if binDir == "" {
+		dir, err := os.MkdirTemp("", "caddy-kafka-bin-")
+		if err != nil {
+			t.Fatal(err)
+		}
+		binDir = dir
+	}
+	name, args := "caddy", []string{"build"}
+	if race {
+		name, args = "caddy-race", append(args, "-race")
+	}
+	p := filepath.Join(binDir, name)
+	args = append(args, "-o", p, "github.com/caddy-kafka/caddy-kafka/cmd/caddy")
+	if out, err := exec.Command("go", args...).CombinedOutput(); err != nil {
+		t.Fatalf("building cmd/caddy: %v\n%s", err, out)
+	}
+	binPath[race] = p
+	return p
 }
 
 // CaddyProc is the gateway running as its own process, `caddy run`.
@@ -66,7 +85,13 @@ type CaddyProc struct {
 // the HTTP and admin addresses, and waits until it serves.
 func StartCaddy(t *testing.T, caddyfile func(addr, admin string) string) *CaddyProc {
 	t.Helper()
-	bin := CaddyBinary(t)
+	return StartCaddyBinary(t, CaddyBinary(t), caddyfile)
+}
+
+// StartCaddyBinary is StartCaddy with the binary bin (CaddyBinary or
+// CaddyBinaryNoRace).
+func StartCaddyBinary(t *testing.T, bin string, caddyfile func(addr, admin string) string) *CaddyProc {
+	t.Helper()
 	dir := t.TempDir()
 	p := &CaddyProc{
 		Addr:   "127.0.0.1:" + strconv.Itoa(FreePort(t)),
