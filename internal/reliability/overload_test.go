@@ -18,7 +18,12 @@ import (
 func TestOverload(t *testing.T) {
 	const (
 		timeout = 20 * time.Second // longer than the stall
-		writers = 3                // per dialect
+		// Per dialect. The 1MiB buffer holds three 256KiB records, whose
+		// requests then wait out the stall: with more writers than that,
+		// every dialect keeps one free to be refused, whichever dialects'
+		// requests took the buffer (with 3, one dialect could take it all
+		// and never see an overload answer).
+		writers = 5
 		pad     = 256 << 10
 		// The heap may grow by this much over its baseline at its peak
 		// (garbage included) and after a collection at the end of the
