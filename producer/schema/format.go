@@ -395,8 +395,11 @@ func (s *Schema) badData(err error) error {
 }
 
 // oneLine keeps a library's multi-line message fit for a JSON error field.
+// protobuf's errors put a no-break space, chosen per binary, where a space
+// goes (so that nobody matches their text); clients get the same message from
+// every build.
 func oneLine(s string) string {
-	s = strings.TrimSpace(s)
+	s = strings.TrimSpace(strings.ReplaceAll(s, "\u00a0", " "))
 	if i := strings.IndexByte(s, '\n'); i >= 0 {
 		s = s[:i]
 	}
