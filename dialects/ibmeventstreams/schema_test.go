@@ -1,7 +1,6 @@
 package ibmeventstreams_test
 
 import (
-	"context"
 	"encoding/json"
 	"net/http"
 	neturl "net/url"
@@ -27,17 +26,9 @@ const (
 // registerAll registers schemas under subject in order and returns their ids.
 func registerAll(t *testing.T, url, subject string, schemas ...sr.Schema) []int {
 	t.Helper()
-	cl, err := sr.NewClient(sr.URLs(url))
-	if err != nil {
-		t.Fatal(err)
-	}
 	var ids []int
 	for _, s := range schemas {
-		ss, err := cl.CreateSchema(context.Background(), subject, s)
-		if err != nil {
-			t.Fatalf("registering %s: %v", subject, err)
-		}
-		ids = append(ids, ss.ID)
+		ids = append(ids, gatewaytest.Register(t, url, subject, s))
 	}
 	return ids
 }

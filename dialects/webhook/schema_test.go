@@ -1,7 +1,6 @@
 package webhook_test
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -13,25 +12,12 @@ import (
 	"github.com/caddy-kafka/caddy-kafka/internal/gatewaytest"
 )
 
-func register(t *testing.T, url, subject string, s sr.Schema) int {
-	t.Helper()
-	cl, err := sr.NewClient(sr.URLs(url))
-	if err != nil {
-		t.Fatal(err)
-	}
-	id, err := cl.RegisterSchema(context.Background(), subject, s, -1, -1)
-	if err != nil {
-		t.Fatalf("registering %s: %v", subject, err)
-	}
-	return id
-}
-
 func TestWebhookValueSchema(t *testing.T) {
 	url := gatewaytest.RegistryURL(t)
 	avroSubj, jsonSubj, pbSubj := gatewaytest.Unique("wh-avro"), gatewaytest.Unique("wh-json"), gatewaytest.Unique("wh-pb")
-	avroID := register(t, url, avroSubj, sr.Schema{Schema: `{"type":"record","name":"Reading","fields":[{"name":"temp","type":"double"},{"name":"unit","type":["null","string"],"default":null}]}`})
-	jsonID := register(t, url, jsonSubj, sr.Schema{Type: sr.TypeJSON, Schema: `{"type":"object","properties":{"level":{"enum":["info","error"]}},"required":["level"]}`})
-	pbID := register(t, url, pbSubj, sr.Schema{Type: sr.TypeProtobuf, Schema: "syntax = \"proto3\";\nmessage Ping { string from = 1; }\n"})
+	avroID := gatewaytest.Register(t, url, avroSubj, sr.Schema{Schema: `{"type":"record","name":"Reading","fields":[{"name":"temp","type":"double"},{"name":"unit","type":["null","string"],"default":null}]}`})
+	jsonID := gatewaytest.Register(t, url, jsonSubj, sr.Schema{Type: sr.TypeJSON, Schema: `{"type":"object","properties":{"level":{"enum":["info","error"]}},"required":["level"]}`})
+	pbID := gatewaytest.Register(t, url, pbSubj, sr.Schema{Type: sr.TypeProtobuf, Schema: "syntax = \"proto3\";\nmessage Ping { string from = 1; }\n"})
 	g := gatewaytest.New(t, gatewaytest.Options{
 		Topics: map[string]int32{"wa": 1, "wj": 1, "wp": 1},
 		Kafka:  "schema_registry " + url,

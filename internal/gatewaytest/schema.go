@@ -121,3 +121,18 @@ func CompactJSON(t testing.TB, s string) string {
 	b, _ := json.Marshal(v)
 	return string(b)
 }
+
+// Register registers s under subject in the registry at url and returns its
+// id.
+func Register(t testing.TB, url, subject string, s sr.Schema) int {
+	t.Helper()
+	cl, err := sr.NewClient(sr.URLs(url))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ss, err := cl.CreateSchema(context.Background(), subject, s)
+	if err != nil {
+		t.Fatalf("registering %s: %v", subject, err)
+	}
+	return ss.ID
+}
