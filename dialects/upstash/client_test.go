@@ -66,21 +66,31 @@ func TestOfficialClient(t *testing.T) {
 		}
 		return h
 	}
-	checkRecords(t, g, answers, []want{
+	wants := []want{
 		{topic: "greetings", partition: -1, key: str("user-1"), value: "hello", headers: hs("trace", "abc", "empty", "")},
 		{topic: "greetings", partition: 2, value: `{"n":1,"s":"x"}`, timestamp: 1637745834744},
 		{topic: "greetings", partition: 1, key: str("k2"), value: "m1", headers: hs("h", "v")},
 		{topic: "cities", partition: -1, value: "m2"},
 		{topic: "cities", partition: 0, key: str(""), value: "m3", timestamp: 1637455583829},
 		{topic: "greetings", partition: -1, key: str("user-1"), value: "ünïcødé ✓"},
-	}, before)
+	}
+	checkRecords(t, g, answers, wants, before)
 
 	// What consumer.fetch read is what Kafka holds, byte for byte, partition
-	// by partition from offset 0.
+	// by partition from offset 0. Every record is waited for: a consumer
+	// that has not yet caught up would make records look unexpected.
+	counts := map[string]int{}
+	for _, w := range wants {
+		counts[w.topic]++
+	}
+	var stored []*kgo.Record
+	for base, n := range counts {
+		stored = append(stored, g.Records(t, base, n)...)
+	}
 	ga, gc := g.Topic("greetings"), g.Topic("cities")
-	checkFetched(t, g, "fetch", out.Fetch, map[tp]bool{{ga, 1}: true})
-	checkFetched(t, g, "fetchMany", out.FetchMany, map[tp]bool{{ga, 2}: true, {gc, 0}: true})
-	checkFetched(t, g, "fetchParallel", out.FetchParallel, map[tp]bool{{ga, 0}: true, {gc, 0}: true})
+	checkFetched(t, stored, "fetch", out.Fetch, map[tp]bool{{ga, 1}: true})
+	checkFetched(t, stored, "fetchMany", out.FetchMany, map[tp]bool{{ga, 2}: true, {gc, 0}: true})
+	checkFetched(t, stored, "fetchParallel", out.FetchParallel, map[tp]bool{{ga, 0}: true, {gc, 0}: true})
 	if len(out.FetchMany) == 0 || out.FetchMany[0].Topic != ga || out.FetchMany[len(out.FetchMany)-1].Topic != gc {
 		t.Errorf("fetchMany out of order: %+v", out.FetchMany)
 	}
@@ -89,11 +99,9 @@ func TestOfficialClient(t *testing.T) {
 		t.Errorf("admin.topics: %v", out.Topics)
 	}
 	ends := map[tp]int64{}
-	for _, base := range []string{"greetings", "cities"} {
-		for _, r := range g.Records(t, base, 0) {
-			k := tp{r.Topic, r.Partition}
-			ends[k] = max(ends[k], r.Offset+1)
-		}
+	for _, r := range stored {
+		k := tp{r.Topic, r.Partition}
+		ends[k] = max(ends[k], r.Offset+1)
 	}
 	checkOffsets(t, "earliest", out.OffsetsEarliest, []partitionOffset{{ga, 1, 0}, {gc, 0, 0}})
 	checkOffsets(t, "latest", out.OffsetsLatest, []partitionOffset{{ga, 2, ends[tp{ga, 2}]}})
@@ -126,16 +134,14 @@ type tp struct {
 }
 
 // checkFetched checks that got holds exactly the records of the partitions
-// in want, from offset 0, as Kafka stores them: keyless records have the
-// key "", as Upstash answers.
-func checkFetched(t *testing.T, g *gatewaytest.Gateway, name string, got []fetched, want map[tp]bool) {
+// in want, from offset 0, as Kafka stores them (all, in each partition's
+// order): keyless records have the key "", as Upstash answers.
+func checkFetched(t *testing.T, all []*kgo.Record, name string, got []fetched, want map[tp]bool) {
 	t.Helper()
 	stored := map[tp][]*kgo.Record{}
-	for _, base := range []string{"greetings", "cities"} {
-		for _, r := range g.Records(t, base, 0) {
-			if k := (tp{r.Topic, r.Partition}); want[k] {
-				stored[k] = append(stored[k], r)
-			}
+	for _, r := range all {
+		if k := (tp{r.Topic, r.Partition}); want[k] {
+			stored[k] = append(stored[k], r)
 		}
 	}
 	seen := map[tp]int{}
