@@ -240,7 +240,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	}
 	outcome := h.metrics.produced(start, results)
 	h.metrics.request(outcome)
-	h.annotate(r, req.Records, outcome)
+	h.annotate(r, firstTopic(req.Records), len(req.Records), outcome)
 	retryAfter(w, results)
 	if err := h.dialect.Encode(w, r, req, results); err != nil {
 		return caddyhttp.Error(http.StatusInternalServerError, fmt.Errorf("encoding response: %w", err))
@@ -261,55 +261,167 @@ func (b overLimit) Read([]byte) (int, error) { return 0, &http.MaxBytesError{Lim
 // sending in lockstep gets batches of one, a flood large ones.
 const streamBatch = 500
 
+// streamDepth is the most batches of one stream on their way to Kafka at
+// once: the next batches are read and produced while the first are
+// acknowledged, so a stream is not one Kafka round trip per batch.
+const streamDepth = 8
+
 // serveStream drives a streaming request: each batch the dialect reads goes
-// through the same policy as a one-shot request, and its results back to the
-// dialect to write. The first batch decides the status: refused whole, it is
-// answered as a one-shot request would be; after it, failures are the
-// dialect's per-batch reports.
+// through the same policy as a one-shot request and is produced at once;
+// a second goroutine waits for each batch's results, in order, and hands
+// them to the dialect to write. The first batch decides the status: refused
+// whole, it is answered as a one-shot request would be; after it, failures
+// are the dialect's per-batch reports.
 func (h *Handler) serveStream(w http.ResponseWriter, r *http.Request, s dialects.Stream) {
 	defer s.Close()
+	// Cancelled when the answer cannot be written any more: Next stops.
+	ctx, stop := context.WithCancel(r.Context())
+	defer stop()
 	maxBatch := min(streamBatch, h.MaxRecords)
-	outcome := producer.ClassOK
-	for started := false; ; started = true {
-		batch, err := s.Next(r.Context(), maxBatch)
+	var (
+		flights chan *flight
+		written chan producer.Class
+		records int
+		topic   string
+		mine    []*producer.Pending // the stream's, oldest first; some may be done
+	)
+read:
+	for {
+		batch, err := s.Next(ctx, maxBatch)
 		if err == io.EOF {
 			break
 		}
 		if err != nil {
-			if !started {
+			if flights == nil {
 				h.fail(w, r, err, 0)
 				return
 			}
 			break
 		}
-		if !started && h.idem != nil && len(r.Header[idempotencyHeader]) > 0 {
+		if flights == nil && h.idem != nil && len(r.Header[idempotencyHeader]) > 0 {
 			// Refused once a record is read, not before: a client still
 			// sending would see its connection reset instead of the answer.
 			h.fail(w, r, errIdemStream, 0)
 			return
 		}
-		start := time.Now()
-		results, perr := h.produce(r, batch)
-		c := producer.ClassOK
-		if perr != nil {
-			if !started {
-				h.fail(w, r, perr, len(batch.Records))
+		f := h.startFlight(r, batch, &mine)
+		if flights == nil {
+			if f.err != nil {
+				f.cancel()
+				h.fail(w, r, f.err, len(batch.Records))
 				return
 			}
-			c = dialects.ErrorOf(perr).Class
-			h.metrics.refused(c, len(batch.Records))
-		} else {
-			c = h.metrics.produced(start, results)
+			flights, written = make(chan *flight, streamDepth-1), make(chan producer.Class, 1)
+			go func() { written <- h.writeFlights(s, flights, stop) }()
+			topic = batch.Records[0].Topic
 		}
+		records += len(batch.Records)
+		select {
+		case flights <- f:
+		case <-ctx.Done(): // the client is gone, or a Write failed
+			f.cancel()
+			break read
+		}
+	}
+	if flights == nil {
+		return // the dialect's Next broke its contract: EOF before any batch
+	}
+	close(flights)
+	outcome := <-written
+	h.metrics.request(outcome)
+	// Once, when nothing else uses the request: the log fields of the whole
+	// stream.
+	h.annotate(r, topic, records, outcome)
+}
+
+// flight is a batch of a stream on its way to Kafka: refused whole (err),
+// or what is left to produce of it and, unless nothing is, its Pending.
+type flight struct {
+	batch  *dialects.Request
+	o      outstanding
+	p      *producer.Pending
+	err    error
+	ctx    context.Context // bounds the batch by the handler's timeout
+	cancel context.CancelFunc
+	start  time.Time
+}
+
+// startFlight applies the handler's policy to batch and starts producing
+// what passes it. The buffer being full is overload only when none of the
+// stream's own batches (mine) holds part of it: a stream waits for its
+// earlier batches, as a client waits for its earlier requests, and is not
+// refused for them.
+func (h *Handler) startFlight(r *http.Request, batch *dialects.Request, mine *[]*producer.Pending) *flight {
+	f := &flight{batch: batch, start: time.Now()}
+	f.ctx, f.cancel = h.withTimeout(r.Context())
+	if f.o, f.err = h.admit(f.ctx, r, batch); f.err != nil || len(f.o.todo) == 0 {
+		return f
+	}
+	for {
+		f.p, f.err = h.client.Start(f.o.todo)
+		if !errors.Is(f.err, producer.ErrOverloaded) || len(*mine) == 0 {
+			break
+		}
+		select {
+		case <-(*mine)[0].Done():
+			*mine = (*mine)[1:]
+		case <-f.ctx.Done():
+			return f
+		}
+	}
+	if f.p != nil {
+		for len(*mine) > 0 && isDone((*mine)[0]) {
+			*mine = (*mine)[1:]
+		}
+		*mine = append(*mine, f.p)
+	}
+	return f
+}
+
+func isDone(p *producer.Pending) bool {
+	select {
+	case <-p.Done():
+		return true
+	default:
+		return false
+	}
+}
+
+// writeFlights waits for each flight's results in order and writes them,
+// and returns the stream's outcome: that of its first batch that was not
+// OK. Once a Write fails it stops the stream and lets the flights still
+// coming go without waiting for them.
+func (h *Handler) writeFlights(s dialects.Stream, flights <-chan *flight, stop context.CancelFunc) producer.Class {
+	outcome := producer.ClassOK
+	failed := false
+	for f := range flights {
+		if failed {
+			f.cancel()
+			continue
+		}
+		var results []producer.Result
+		c := producer.ClassOK
+		switch {
+		case f.err != nil:
+			c = dialects.ErrorOf(f.err).Class
+			h.metrics.refused(c, len(f.batch.Records))
+		case f.p == nil:
+			results = f.o.refused
+			c = h.metrics.produced(f.start, results)
+		default:
+			results = f.o.merge(f.p.Wait(f.ctx))
+			c = h.metrics.produced(f.start, results)
+		}
+		f.cancel()
 		if outcome == producer.ClassOK {
 			outcome = c
 		}
-		h.annotate(r, batch.Records, outcome)
-		if err := s.Write(batch, results, perr); err != nil {
-			break
+		if err := s.Write(f.batch, results, f.err); err != nil {
+			failed = true
+			stop()
 		}
 	}
-	h.metrics.request(outcome)
+	return outcome
 }
 
 // answered records the outcome of a read-only request: nil once the
@@ -320,7 +432,7 @@ func (h *Handler) answered(w http.ResponseWriter, r *http.Request, err error) {
 		return
 	}
 	h.metrics.request(producer.ClassOK)
-	h.annotate(r, nil, producer.ClassOK)
+	h.annotate(r, "", 0, producer.ClassOK)
 }
 
 // withTimeout bounds ctx by the handler's timeout, if any.
@@ -350,48 +462,12 @@ func (h *Handler) topicExists(ctx context.Context, r *http.Request, topic string
 // produce applies the handler's policy to req and produces it. An error means
 // nothing was produced.
 func (h *Handler) produce(r *http.Request, req *dialects.Request) ([]producer.Result, error) {
-	if len(req.Records) > h.MaxRecords {
-		return nil, dialects.TooManyRecords(h.MaxRecords)
-	}
 	ctx, cancel := h.withTimeout(r.Context())
 	defer cancel()
-
-	// Every topic is checked before anything is produced, so a refused
-	// request writes nothing; that of a record that failed to decode too,
-	// so that a request to a topic that is missing or not allowed gets that
-	// answer, whatever its records. Requests almost always carry one
-	// topic: remember the last one checked instead of building a set.
-	var o outstanding
-	for i := range req.Records {
-		m := &req.Records[i]
-		if i == 0 || m.Topic != req.Records[i-1].Topic {
-			if err := h.topicExists(ctx, r, m.Topic); err != nil {
-				return nil, err
-			}
-		}
-		if req.Errs != nil && req.Errs[i] != nil {
-			o.refuse(len(req.Records), i, req.Errs[i])
-			continue
-		}
-		if err := h.client.CheckSize(m); err != nil {
-			// Refused here rather than by franz-go once produced, so that
-			// the other records of a request refused whole are not written.
-			if !req.PerRecord {
-				return nil, err
-			}
-			o.refuse(len(req.Records), i, err)
-			continue
-		}
-		if m.Partition >= 0 {
-			if err := h.client.CheckPartition(ctx, m.Topic, m.Partition); err != nil {
-				if !req.PerRecord || producer.Classify(err) != producer.ClassUnknownPartition {
-					return nil, err
-				}
-				o.refuse(len(req.Records), i, err)
-			}
-		}
+	o, err := h.admit(ctx, r, req)
+	if err != nil {
+		return nil, err
 	}
-	o.collect(req.Records)
 	if h.idem != nil && len(r.Header[idempotencyHeader]) > 0 {
 		return h.produceIdempotent(ctx, r, req, o)
 	}
@@ -403,6 +479,52 @@ func (h *Handler) produce(r *http.Request, req *dialects.Request) ([]producer.Re
 		return nil, err
 	}
 	return o.merge(produced), nil
+}
+
+// admit applies the handler's policy to req: what is left to produce once
+// the records refused on their own are set aside, or why nothing of req may
+// be produced.
+func (h *Handler) admit(ctx context.Context, r *http.Request, req *dialects.Request) (outstanding, error) {
+	var o outstanding
+	if len(req.Records) > h.MaxRecords {
+		return o, dialects.TooManyRecords(h.MaxRecords)
+	}
+	// Every topic is checked before anything is produced, so a refused
+	// request writes nothing; that of a record that failed to decode too,
+	// so that a request to a topic that is missing or not allowed gets that
+	// answer, whatever its records. Requests almost always carry one
+	// topic: remember the last one checked instead of building a set.
+	for i := range req.Records {
+		m := &req.Records[i]
+		if i == 0 || m.Topic != req.Records[i-1].Topic {
+			if err := h.topicExists(ctx, r, m.Topic); err != nil {
+				return o, err
+			}
+		}
+		if req.Errs != nil && req.Errs[i] != nil {
+			o.refuse(len(req.Records), i, req.Errs[i])
+			continue
+		}
+		if err := h.client.CheckSize(m); err != nil {
+			// Refused here rather than by franz-go once produced, so that
+			// the other records of a request refused whole are not written.
+			if !req.PerRecord {
+				return o, err
+			}
+			o.refuse(len(req.Records), i, err)
+			continue
+		}
+		if m.Partition >= 0 {
+			if err := h.client.CheckPartition(ctx, m.Topic, m.Partition); err != nil {
+				if !req.PerRecord || producer.Classify(err) != producer.ClassUnknownPartition {
+					return o, err
+				}
+				o.refuse(len(req.Records), i, err)
+			}
+		}
+	}
+	o.collect(req.Records)
+	return o, nil
 }
 
 // outstanding is what is left to produce of a request once the records
@@ -535,7 +657,7 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error, record
 	if retriable(e.Class) || schema.Retriable(err) {
 		w.Header().Set("Retry-After", "1")
 	}
-	h.annotate(r, nil, e.Class)
+	h.annotate(r, "", 0, e.Class)
 	h.metrics.failed(e.Class, records)
 	if records > 0 {
 		if info := infoOf(r); info != nil {
@@ -569,9 +691,10 @@ func (h *Handler) unreachable(err error) error {
 	return dialects.Unavailable(st.Since.UTC().Format(time.RFC3339), err)
 }
 
-// annotate sets the placeholders and access-log fields of a request. A
-// request annotated twice (a stream) keeps its latest figures.
-func (h *Handler) annotate(r *http.Request, records []producer.Message, outcome producer.Class) {
+// annotate sets the placeholders and access-log fields of a request: the
+// topic of its first record, how many records it carried (a stream's, all of
+// its batches) and its outcome.
+func (h *Handler) annotate(r *http.Request, topic string, records int, outcome producer.Class) {
 	info := infoOf(r)
 	if info == nil {
 		info = new(requestInfo)
@@ -583,11 +706,16 @@ func (h *Handler) annotate(r *http.Request, records []producer.Message, outcome 
 			extra.Add(zap.Inline(info))
 		}
 	}
-	info.topic = ""
-	if len(records) > 0 {
-		info.topic = records[0].Topic
+	info.topic, info.records, info.outcome = topic, records, outcome
+}
+
+// firstTopic is the topic of a request's first record, the one its log
+// fields name.
+func firstTopic(records []producer.Message) string {
+	if len(records) == 0 {
+		return ""
 	}
-	info.records, info.outcome = len(records), outcome
+	return records[0].Topic
 }
 
 // accessLogged reports whether r's server writes access logs, the only

@@ -97,9 +97,14 @@ type Streamer interface {
 }
 
 // Stream is one streaming request. The handler calls Next for a batch of
-// records, applies its policy to it and produces it, then hands its results
-// to Write, until Next fails or returns io.EOF; then it calls Close. Until
-// the first Write, the handler may answer the request itself (an error).
+// records, applies its policy to it and starts producing it, and calls Next
+// again, until Next fails or returns io.EOF. Another goroutine hands each
+// batch's results to Write, in the order Next returned the batches, while
+// Next reads the next ones: Next and Write may run at once, but neither
+// runs concurrently with itself, and a batch must stay valid until its
+// Write. Close comes after both. Until the first Write, the handler may
+// answer the request itself (an error). Next ends (with io.EOF) when its
+// ctx is cancelled: the handler does so once a Write failed.
 type Stream interface {
 	// Next waits for the next batch, of at most max records, and returns
 	// it. It returns io.EOF after the last batch, never before the first:

@@ -560,9 +560,11 @@ func (r *runner) runStreamScenario(ctx context.Context, res *result) error {
 	bm := b.cpuMeter()
 	cm := startCPU(caddy.pid())
 	lm := startCPU(0)
+	stopProfile := r.profile(ctx, res, caddy)
 	sr := runStream(ctx, base+sc.dialect.path(b.topic), r.cfg.duration)
 	res.cpu = cm.cores()
 	res.loadCPU = lm.cores()
+	stopProfile()
 	if bm.pid != 0 {
 		res.brokerCPU = bm.cores()
 		if rss, err := peakRSS(bm.pid); err == nil {

@@ -20,6 +20,7 @@ type state struct {
 	ids       []string // its entries' ids
 	tsMilli   int64    // the instant, in epoch milliseconds, that tsText has
 	tsText    []byte   // a report timestamp, formatted; nil for none yet
+	queued    int      // a stream's batch: the bytes of the stream's budget it holds
 
 	// For keys and values that name a schema: the route's registry, the
 	// request's context and the topic.

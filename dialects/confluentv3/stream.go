@@ -50,10 +50,11 @@ type stream struct {
 	done   chan struct{} // closed when the reader returns
 	st     *state
 
-	batch   []decoded // the last batch Next returned
+	batch   []decoded // Next's buffer: the batch it takes from the queue
 	yielded bool      // Next returned a batch
 	ended   bool      // the reader sent its last record
 	started bool      // the status is written
+	out     []byte    // Write's buffer, reused for every batch
 }
 
 func newStream(w http.ResponseWriter, r *http.Request, maxRecord int64, t target) *stream {
@@ -132,7 +133,14 @@ drain:
 		return nil, first.err // the first record is too large: a 413, not a report
 	}
 	s.yielded = true
-	return request(s.batch, s.st), nil
+	// Each batch has its own state (formats, report timestamp): earlier
+	// batches are being written while this one is read.
+	st := *s.st
+	st.formats, st.ids, st.tsText = nil, nil, nil
+	for i := range s.batch {
+		st.queued += s.batch[i].size
+	}
+	return request(s.batch, &st), nil
 }
 
 // Write writes a batch's reports and flushes them.
@@ -142,15 +150,10 @@ func (s *stream) Write(req *dialects.Request, results []producer.Result, err err
 		s.w.WriteHeader(http.StatusOK)
 		s.started = true
 	}
-	buf := s.st.appendReports(nil, req, results, err)
-	size := 0
-	for i := range s.batch {
-		size += s.batch[i].size
-	}
-	clear(s.batch) // let the records go before waiting on the client
-	s.batch = s.batch[:0]
-	s.bud.release(size)
-	if _, err := s.w.Write(buf); err != nil {
+	st := req.State.(*state)
+	s.out = st.appendReports(s.out[:0], req, results, err)
+	s.bud.release(st.queued)
+	if _, err := s.w.Write(s.out); err != nil {
 		return err
 	}
 	return s.rc.Flush()

@@ -5,10 +5,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/caddy-kafka/caddy-kafka/internal/gatewaytest"
 )
@@ -149,13 +153,21 @@ func TestStreamErrors(t *testing.T) {
 }
 
 // 100,000 records over one connection, sent as fast as the client can, with
-// every report in order and every record in Kafka.
+// every report in order and every record in Kafka. The handler produces a
+// stream's next batches while the first are acknowledged; with a buffer
+// that holds only one batch, the stream waits for its own batches instead
+// of refusing the next as overload.
 func TestStreamMany(t *testing.T) {
 	if testing.Short() {
 		t.Skip("streams 100,000 records")
 	}
-	g := newGateway(t, gatewaytest.Options{})
-	const n = 100000
+	t.Run("defaults", func(t *testing.T) { streamMany(t, newGateway(t, gatewaytest.Options{}), 100000) })
+	t.Run("buffer of one batch", func(t *testing.T) {
+		streamMany(t, newGateway(t, gatewaytest.Options{Kafka: "max_buffered_records 600"}), 20000)
+	})
+}
+
+func streamMany(t *testing.T, g *gatewaytest.Gateway, n int) {
 	pr, pw := io.Pipe()
 	go func() {
 		bw := bufio.NewWriterSize(pw, 32<<10)
@@ -200,5 +212,84 @@ func TestStreamMany(t *testing.T) {
 		if r.Partition != 2 || r.Offset != int64(i) || string(r.Value) != strconv.Itoa(i) {
 			t.Fatalf("record %d: %d/%d %q", i, r.Partition, r.Offset, r.Value)
 		}
+	}
+}
+
+// A client that goes away in the middle of a stream, while the gateway has
+// batches on their way to Kafka: the request ends (it is counted in the
+// metrics, which happens once the handler returns), and the gateway goes on
+// serving.
+func TestStreamClientGone(t *testing.T) {
+	g := newGateway(t, gatewaytest.Options{})
+	if g.Fake != nil {
+		// Slow acknowledgements: the stream's batches pile up behind the
+		// one being written when the client goes.
+		g.Fake.ControlKey(int16(kmsg.Produce), func(kmsg.Request) (kmsg.Response, error, bool) {
+			g.Fake.KeepControl()
+			g.Fake.SleepControl(func() { time.Sleep(20 * time.Millisecond) })
+			return nil, nil, false
+		})
+	}
+	streams := func() float64 {
+		resp, err := http.Get(g.AdminURL + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != 200 {
+			t.Fatalf("metrics: %d %v", resp.StatusCode, err)
+		}
+		n := 0.0
+		for _, line := range strings.Split(string(body), "\n") {
+			if strings.HasPrefix(line, "caddy_kafka_requests_total{") && strings.Contains(line, `dialect="confluent_v3"`) {
+				v, err := strconv.ParseFloat(line[strings.LastIndexByte(line, ' ')+1:], 64)
+				if err != nil {
+					t.Fatalf("metrics line %q: %v", line, err)
+				}
+				n += v
+			}
+		}
+		return n
+	}
+	before := streams()
+
+	conn, err := net.Dial("tcp", g.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintf(conn, "POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n", recordsPath(g, "topic-1"), g.Addr)
+	go func() {
+		// Records until the connection is gone.
+		chunk := strings.Repeat(`{"value":{"type":"STRING","data":"s"}}`, 200)
+		for {
+			if _, err := fmt.Fprintf(conn, "%x\r\n%s\r\n", len(chunk), chunk); err != nil {
+				return
+			}
+		}
+	}()
+	br := bufio.NewReader(conn)
+	status, err := br.ReadString('\n')
+	if err != nil || !strings.Contains(status, " 200 ") {
+		t.Fatalf("status line %q: %v", status, err)
+	}
+	for seen := 0; seen < 5000; {
+		line, err := br.ReadString('}')
+		if err != nil {
+			t.Fatalf("after %d reports: %v (%q)", seen, err, line)
+		}
+		seen += strings.Count(line, `"error_code":200`)
+	}
+	conn.Close()
+
+	deadline := time.Now().Add(15 * time.Second)
+	for streams() != before+1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the stream's request did not end after its client went away")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if resp, body := postChunked(t, g, recordsPath(g, "topic-1"), `{"value":{"type":"STRING","data":"after"}}`); resp.StatusCode != 200 || !strings.Contains(string(body), `"error_code":200`) {
+		t.Fatalf("a stream after: %d %s", resp.StatusCode, body)
 	}
 }
