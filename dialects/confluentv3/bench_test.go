@@ -56,19 +56,21 @@ func BenchmarkReadStream(b *testing.B) {
 			b.ReportAllocs()
 			b.SetBytes(int64(len(body)))
 			for b.Loop() {
-				q := make(chan decoded, streamQueue)
+				q := make(chan []decoded, streamQueue/queueChunk)
 				bud := newBudget(streamQueueBytes)
 				go func() {
 					defer close(q)
-					readStream(context.Background(), bytes.NewReader(body), 1<<20, "t", q, bud)
+					readStream(context.Background(), bytes.NewReader(body), 1<<20, "t", q, nil, bud)
 				}()
 				n := 0
-				for d := range q {
-					if d.err != nil {
-						b.Fatal(d.err)
+				for chunk := range q {
+					for _, d := range chunk {
+						if d.err != nil {
+							b.Fatal(d.err)
+						}
+						bud.release(d.size)
+						n++
 					}
-					bud.release(d.size)
-					n++
 				}
 				if n != benchRecords {
 					b.Fatalf("%d records", n)

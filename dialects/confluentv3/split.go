@@ -32,6 +32,9 @@ type splitter struct {
 	// copyOut has objects copied to slabs, and buf reused.
 	copyOut bool
 	slab    []byte // where objects are copied to, with copyOut
+	// beforeRead, if set, is called before each read of r, which may wait
+	// for the client.
+	beforeRead func()
 }
 
 // newSplitter reads objects of at most max bytes from r into buffers of
@@ -56,6 +59,9 @@ func (s *splitter) fill() error {
 			s.buf = nb
 		}
 		s.pos = 0
+	}
+	if s.beforeRead != nil && s.err == nil {
+		s.beforeRead()
 	}
 	for range maxEmptyReads {
 		if s.err != nil {

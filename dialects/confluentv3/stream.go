@@ -17,6 +17,9 @@ import (
 const (
 	streamQueue      = 1024
 	streamQueueBytes = 64 << 20
+	// queueChunk is the most records the reader hands over at once; it
+	// hands over fewer rather than wait for the client.
+	queueChunk = 64
 )
 
 // Stream starts a records request without a declared length as a stream.
@@ -38,19 +41,22 @@ func (c *ConfluentV3) Stream(w http.ResponseWriter, r *http.Request, lim dialect
 }
 
 // stream is a records request without a declared length: a reader goroutine
-// decodes records into a bounded queue, from which Next takes whatever is
-// queued as one batch.
+// decodes records into a bounded queue, in chunks, from which Next takes
+// whatever is queued as one batch.
 type stream struct {
 	w      http.ResponseWriter
 	rc     *http.ResponseController
 	r      *http.Request
-	q      chan decoded
+	q      chan []decoded
+	free   chan []decoded // chunks Next is done with, for the reader to reuse
 	bud    *budget
 	cancel context.CancelFunc
 	done   chan struct{} // closed when the reader returns
 	st     *state
 
 	batch   []decoded // Next's buffer: the batch it takes from the queue
+	rest    []decoded // of the last chunk from the queue, what Next left
+	chunk   []decoded // that chunk, whole
 	yielded bool      // Next returned a batch
 	ended   bool      // the reader sent its last record
 	started bool      // the status is written
@@ -73,7 +79,8 @@ func newStream(w http.ResponseWriter, r *http.Request, maxRecord int64, t target
 		w:      w,
 		rc:     rc,
 		r:      r,
-		q:      make(chan decoded, streamQueue),
+		q:      make(chan []decoded, streamQueue/queueChunk),
+		free:   make(chan []decoded, streamQueue/queueChunk+1),
 		bud:    newBudget(streamQueueBytes),
 		cancel: cancel,
 		done:   make(chan struct{}),
@@ -82,7 +89,7 @@ func newStream(w http.ResponseWriter, r *http.Request, maxRecord int64, t target
 	go func() {
 		defer close(s.done)
 		defer close(s.q)
-		readStream(ctx, r.Body, maxRecord, t.topic, s.q, s.bud)
+		readStream(ctx, r.Body, maxRecord, t.topic, s.q, s.free, s.bud)
 	}()
 	return s
 }
@@ -95,40 +102,55 @@ func (s *stream) Next(ctx context.Context, max int) (*dialects.Request, error) {
 	if s.ended {
 		return nil, io.EOF
 	}
-	var first decoded
-	var ok bool
-	select {
-	case first, ok = <-s.q:
-	case <-ctx.Done():
-		ok = false
-	}
-	if !ok {
-		s.ended = true
-		switch {
-		case s.yielded:
-			return nil, io.EOF
-		case s.r.Context().Err() != nil:
-			// The body's read failed (a server read timeout, the
-			// client gone) before any record: not a 200.
-			return nil, errReadBody
-		}
-		return nil, errEmptyBody
-	}
-	s.batch = append(s.batch, first)
-	s.ended = first.fatal
-drain:
-	for len(s.batch) < max && !s.ended {
+	if len(s.rest) == 0 {
+		var ok bool
 		select {
-		case d, ok := <-s.q:
-			if !ok {
-				break drain
+		case s.rest, ok = <-s.q:
+			s.chunk = s.rest
+		case <-ctx.Done():
+		}
+		if !ok {
+			s.ended = true
+			switch {
+			case s.yielded:
+				return nil, io.EOF
+			case s.r.Context().Err() != nil:
+				// The body's read failed (a server read timeout, the
+				// client gone) before any record: not a 200.
+				return nil, errReadBody
 			}
-			s.batch = append(s.batch, d)
-			s.ended = d.fatal
-		default:
-			break drain
+			return nil, errEmptyBody
 		}
 	}
+	for {
+		n := min(max-len(s.batch), len(s.rest))
+		for _, d := range s.rest[:n] {
+			s.batch = append(s.batch, d)
+			s.ended = d.fatal // the last record of the stream
+		}
+		s.rest = s.rest[n:]
+		if len(s.rest) == 0 {
+			clear(s.chunk)
+			select {
+			case s.free <- s.chunk[:0]:
+			default:
+			}
+			s.chunk = nil
+		}
+		if len(s.batch) == max || s.ended {
+			break
+		}
+		var ok bool
+		select {
+		case s.rest, ok = <-s.q:
+			s.chunk = s.rest
+		default:
+		}
+		if !ok {
+			break
+		}
+	}
+	first := s.batch[0]
 	if !s.yielded && len(s.batch) == 1 && errors.Is(first.err, dialects.ErrBodyTooLarge) {
 		return nil, first.err // the first record is too large: a 413, not a report
 	}
@@ -174,9 +196,27 @@ func (s *stream) Close() {
 var errReadBody = &dialects.Error{Class: producer.ClassBadRequest, Message: "reading request body failed"}
 
 // readStream decodes records from body into q until the body ends, a record
-// is malformed or too large, or ctx is done.
-func readStream(ctx context.Context, body io.Reader, maxBody int64, topic string, q chan<- decoded, bud *budget) {
+// is malformed or too large, or ctx is done. It sends them in chunks of up
+// to queueChunk records, and what it holds before it waits for the body or
+// the budget: a client that waits for a report before it sends more gets it.
+// It reuses the chunks Next sends back on free.
+func readStream(ctx context.Context, body io.Reader, maxBody int64, topic string, q chan<- []decoded, free <-chan []decoded, bud *budget) {
+	var chunk []decoded
+	send := func() bool {
+		if len(chunk) == 0 {
+			return true
+		}
+		select {
+		case q <- chunk:
+			chunk = nil
+			return true
+		case <-ctx.Done():
+			return false
+		}
+	}
+	defer send()
 	sp := newSplitter(body, streamChunk, maxBody, true)
+	sp.beforeRead = func() { send() }
 	var me *malformedError // out of the loop: errors.As moves it to the heap
 	for {
 		raw, err := sp.next()
@@ -193,15 +233,21 @@ func readStream(ctx context.Context, body io.Reader, maxBody int64, topic string
 		default:
 			return // the client went away, or the handler is ending
 		}
-		if !bud.acquire(d.size) {
+		if !bud.tryAcquire(d.size) && (!send() || !bud.acquire(d.size)) {
 			return
 		}
-		select {
-		case q <- d:
-		case <-ctx.Done():
-			return
+		if chunk == nil {
+			select {
+			case chunk = <-free:
+			default:
+				chunk = make([]decoded, 0, queueChunk)
+			}
 		}
+		chunk = append(chunk, d)
 		if d.fatal {
+			return
+		}
+		if len(chunk) == queueChunk && !send() {
 			return
 		}
 	}
@@ -220,6 +266,18 @@ func newBudget(max int) *budget {
 	b := &budget{max: max}
 	b.cond.L = &b.mu
 	return b
+}
+
+// tryAcquire takes n bytes if they fit (always, when nothing is queued)
+// without waiting, and reports whether it did.
+func (b *budget) tryAcquire(n int) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed || (b.used > 0 && b.used+n > b.max) {
+		return false
+	}
+	b.used += n
+	return true
 }
 
 // acquire waits until n bytes fit (always, when nothing is queued) and takes
