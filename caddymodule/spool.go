@@ -401,7 +401,10 @@ func (h *Handler) spoolRequest(r *http.Request, req *dialects.Request, sp *spool
 				producer.FormatBytes(st.Bytes), producer.FormatBytes(sp.store.MaxSize()))
 		}
 		h.logger.Error("SPOOL REFUSED A REQUEST: answered 503", zap.String("cluster", h.cluster), zap.String("dir", st.Dir), zap.Error(err))
-		return nil, &dialects.Error{Class: producer.ClassUnavailable, Message: msg, Err: err}
+		// Overloaded, not unavailable: the answer keeps saying it is the
+		// spool (unavailable would be rewritten as the cluster's state),
+		// with Retry-After; the status is the contract's 503.
+		return nil, &dialects.Error{Class: producer.ClassOverloaded, Status: http.StatusServiceUnavailable, Message: msg, Err: err}
 	}
 	if first != nil {
 		go func() {
