@@ -68,6 +68,7 @@ type Store struct {
 	kick    chan struct{}
 	stopped chan struct{}
 	broken  bool // the last write failed: the next flush starts a new segment
+	writing bool // the flusher is writing to the last segment, outside mu
 
 	fsyncs  int64 // for the benchmark's fsyncs per request
 	appends int64
@@ -270,6 +271,7 @@ func (s *Store) flusher() {
 func (s *Store) write(buf []byte, pending []*entry) error {
 	s.mu.Lock()
 	seg, err := s.segmentForLocked(int64(len(buf)))
+	s.writing = err == nil
 	s.mu.Unlock()
 	if err == nil {
 		var n int
@@ -286,6 +288,7 @@ func (s *Store) write(buf []byte, pending []*entry) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.writing = false
 	s.fsyncs++
 	if err != nil {
 		s.broken = true
@@ -504,7 +507,14 @@ func (s *Store) trimLocked() {
 		i++
 	}
 	s.entries = s.entries[i:]
-	for len(s.segs) > 1 && s.segs[0].pending == 0 {
+	for len(s.segs) > 0 && s.segs[0].pending == 0 {
+		if len(s.segs) == 1 && (s.writing || s.records > 0 || s.segs[0].size == 0) {
+			// The last segment goes too once everything is done (the
+			// next write starts a new one), so that a drained spool
+			// gives all its disk back, even a full disk's; not while
+			// the flusher writes to it.
+			break
+		}
 		seg := s.segs[0]
 		if seg.f != nil {
 			seg.f.Close()

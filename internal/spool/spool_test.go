@@ -434,3 +434,35 @@ func TestKill9(t *testing.T) {
 		s.Close()
 	}
 }
+
+// TestDrainedGivesDiskBack: once every record is done, every segment goes,
+// the last included, and appends go on in a new one.
+func TestDrainedGivesDiskBack(t *testing.T) {
+	dir := t.TempDir()
+	s, _ := open(t, dir, Options{})
+	defer s.Close()
+	for i := range 5 {
+		if _, err := s.Append([]Record{rec(fmt.Sprint("r", i))}, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	items := all(t, s)
+	ids := make([]ID, len(items))
+	for i := range items {
+		ids[i] = items[i].ID
+	}
+	s.MarkDone(ids)
+	deadline := time.Now().Add(5 * time.Second)
+	for countSegs(t, dir) > 0 || s.Stats().Bytes > 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("drained spool keeps %d segments, %d bytes", countSegs(t, dir), s.Stats().Bytes)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if _, err := s.Append([]Record{rec("next")}, false); err != nil {
+		t.Fatal(err)
+	}
+	if got := values(all(t, s)); len(got) != 1 || got[0] != "next" {
+		t.Fatalf("after: %v", got)
+	}
+}
