@@ -129,12 +129,13 @@ func (sp *spooler) kick() {
 
 // Drainer pacing.
 const (
-	drainBatch       = 1000
-	drainBatchBytes  = 4 << 20
-	drainIdle        = time.Second // checks the spool this often with nothing to do
-	drainBackoffMin  = 100 * time.Millisecond
-	drainBackoffMax  = 5 * time.Second
-	drainStopTimeout = 10 * time.Second
+	drainBatch           = 1000
+	drainBatchBytes      = 4 << 20
+	drainIdle            = time.Second // checks the spool this often with nothing to do
+	drainBackoffMin      = 100 * time.Millisecond
+	drainBackoffMax      = 5 * time.Second
+	drainUnreachablePoll = 200 * time.Millisecond
+	drainStopTimeout     = 10 * time.Second
 )
 
 // drain produces the spool's records in order, a batch at a time, and marks
@@ -174,10 +175,12 @@ func (sp *spooler) drain(ctx context.Context) {
 			continue
 		}
 		if pc.obs != nil && pc.obs.snapshot().State == stateUnreachable {
-			if !sleep(backoff) {
+			// Nothing is sent while the health check says so; looking
+			// again costs nothing, so the drain starts as soon as it
+			// says otherwise.
+			if !sleep(drainUnreachablePoll) {
 				return
 			}
-			backoff = min(2*backoff, drainBackoffMax)
 			continue
 		}
 		items, err := sp.store.Next(drainBatch, drainBatchBytes)
