@@ -477,6 +477,9 @@ func (h *Handler) produce(r *http.Request, req *dialects.Request) ([]producer.Re
 	ctx, cancel := h.withTimeout(r.Context())
 	defer cancel()
 	if h.Spool != nil { // spool: the route's store-and-forward policy
+		if h.idem != nil && len(r.Header[idempotencyHeader]) > 0 {
+			return h.produceIdempotent(ctx, r, req, outstanding{todo: req.Records})
+		}
 		return h.produceSpooling(ctx, r, req)
 	}
 	o, err := h.admit(ctx, r, req)

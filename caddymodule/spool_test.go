@@ -378,3 +378,28 @@ func metricValue(t *testing.T, g *gatewaytest.Gateway, series string) float64 {
 	v, _ := sum(t, scrape(t, g.AdminURL+"/metrics"), name, labels)
 	return v
 }
+
+// TestSpoolIdempotencyKey: a keyed request repeated while the cluster is
+// down gets the first one's 202 and is spooled once.
+func TestSpoolIdempotencyKey(t *testing.T) {
+	if gatewaytest.Real() {
+		t.Skip("stops the broker: kfake only")
+	}
+	g := spoolGateway(t, t.TempDir(), "", "")
+	restart := stopKafka(t, g)
+	waitSpooling(t, g)
+	h := http.Header{"Idempotency-Key": {"delivery-1"}}
+	r1, b1 := g.Do(t, http.MethodPost, "/hook", h, "once")
+	r2, b2 := g.Do(t, http.MethodPost, "/hook", h, "once")
+	if r1.StatusCode != 202 || r2.StatusCode != 202 || string(b1) != string(b2) {
+		t.Fatalf("keyed request and its repeat: %d %s, %d %s", r1.StatusCode, b1, r2.StatusCode, b2)
+	}
+	if sp := adminSpool(t, g); sp.Records != 1 {
+		t.Fatalf("spool holds %d records, want 1", sp.Records)
+	}
+	restart()
+	waitSpool(t, g, 0)
+	if got := spooledValues(t, g, 1); len(got) != 1 {
+		t.Fatalf("read back %v", got)
+	}
+}
