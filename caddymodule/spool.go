@@ -93,6 +93,7 @@ func (a *App) provisionSpools(clusters map[string]Cluster) error {
 		}
 		a.spoolKeys = append(a.spoolKeys, key)
 		sp := val.(*spooler)
+		sp.store.SetMaxSize(cl.Spool.MaxSize)
 		sp.client.Store(a.clients[name])
 		a.clients[name].spool.Store(sp)
 		sp.kick()

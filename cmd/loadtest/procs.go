@@ -194,6 +194,14 @@ func caddyfile(port, admin int, brokers []string, registry, site string) string 
 		if registry != "" {
 			sr = "\t\tschema_registry " + registry + "\n"
 		}
+		if strings.Contains(site, "spool on") {
+			// A fresh directory per Caddy: the scenario measures an empty
+			// spool on a healthy cluster.
+			dir, err := os.MkdirTemp("", "caddy-kafka-loadtest-spool-")
+			if err == nil {
+				sr += "\t\tspool " + dir + "\n"
+			}
+		}
 		kafka = fmt.Sprintf("\tkafka {\n\t\tbrokers %s\n%s\t}\n", strings.Join(brokers, " "), sr)
 	}
 	adminLine := "admin off"

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -57,7 +58,7 @@ type Store struct {
 	nextSeq uint64
 	entries []*entry // live batches, oldest first (a deque: head is entries[0])
 	bySeq   map[uint64]*entry
-	records int64 // records not done
+	records atomic.Int64 // records not done; written under mu, read without it by Len
 	onDisk  int64 // bytes of every segment, written or being written
 
 	// The generation being gathered: frames waiting for the flusher, the
@@ -175,7 +176,7 @@ func (s *Store) recover() error {
 	}
 	s.trimLocked()
 	if n := len(s.entries); n > 0 {
-		s.logger.Info("spool recovered", zap.String("dir", s.dir), zap.Int64("records", s.records),
+		s.logger.Info("spool recovered", zap.String("dir", s.dir), zap.Int64("records", s.records.Load()),
 			zap.Int("requests", n), zap.Int64("bytes", s.onDisk))
 	}
 	return nil
@@ -246,7 +247,7 @@ func (s *Store) addLocked(e *entry) {
 	s.entries = append(s.entries, e)
 	s.bySeq[e.seq] = e
 	e.seg.pending++
-	s.records += int64(e.n)
+	s.records.Add(int64(e.n))
 }
 
 // flusher writes and fsyncs each generation of appends and done marks.
@@ -454,7 +455,7 @@ func (s *Store) markLocked(seq uint64, idx uint32, _ bool) bool {
 	}
 	e.done[idx] = true
 	e.left--
-	s.records--
+	s.records.Add(-1)
 	if e.left == 0 {
 		delete(s.bySeq, seq)
 		e.seg.pending--
@@ -508,7 +509,7 @@ func (s *Store) trimLocked() {
 	}
 	s.entries = s.entries[i:]
 	for len(s.segs) > 0 && s.segs[0].pending == 0 {
-		if len(s.segs) == 1 && (s.writing || s.records > 0 || s.segs[0].size == 0) {
+		if len(s.segs) == 1 && (s.writing || s.records.Load() > 0 || s.segs[0].size == 0) {
 			// The last segment goes too once everything is done (the
 			// next write starts a new one), so that a drained spool
 			// gives all its disk back, even a full disk's; not while
@@ -632,7 +633,7 @@ type Stats struct {
 func (s *Store) Stats() Stats {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	st := Stats{Records: s.records, Bytes: s.onDisk, Dir: s.dir}
+	st := Stats{Records: s.records.Load(), Bytes: s.onDisk, Dir: s.dir}
 	for _, e := range s.entries {
 		if e.left > 0 {
 			st.Oldest = e.at
@@ -642,18 +643,30 @@ func (s *Store) Stats() Stats {
 	return st
 }
 
-// Len is the number of records not done.
-func (s *Store) Len() int64 {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.records
-}
+// Len is the number of records not done. It takes no lock: every request
+// of a spooling route asks.
+func (s *Store) Len() int64 { return s.records.Load() }
 
 // Dir is the spool's directory.
 func (s *Store) Dir() string { return s.dir }
 
 // MaxSize is the spool's bound in bytes.
-func (s *Store) MaxSize() int64 { return s.opt.MaxSize }
+func (s *Store) MaxSize() int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.opt.MaxSize
+}
+
+// SetMaxSize changes the bound (a reload that keeps the directory); records
+// already over it stay, and appends wait for the room.
+func (s *Store) SetMaxSize(n int64) {
+	if n <= 0 {
+		n = DefaultMaxSize
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.opt.MaxSize = n
+}
 
 // Fsyncs reports how many flushes (each one write and one fsync) and
 // appends the store has done, for measuring group commit.
