@@ -305,7 +305,10 @@ func (h *Handler) produceSpooling(ctx context.Context, r *http.Request, req *dia
 	if sp == nil {
 		return nil, errors.New("spool on, but the cluster has no spool") // refused at provision
 	}
-	if sp.reason(h.client) != "" {
+	reason := sp.reason(h.client)
+	if reason == "unreachable" {
+		// Kafka cannot be asked whether the topics exist: the drainer
+		// finds out (and retries a missing topic until it exists).
 		return h.spoolRequest(r, req, sp, nil)
 	}
 	o, err := h.admit(ctx, r, req)
@@ -314,6 +317,11 @@ func (h *Handler) produceSpooling(ctx context.Context, r *http.Request, req *dia
 			return h.spoolRequest(r, req, sp, nil)
 		}
 		return nil, err
+	}
+	if reason != "" {
+		// Queued behind the records already spooled, once Kafka said
+		// the request is fit to produce.
+		return h.spoolRequest(r, req, sp, nil)
 	}
 	if len(o.todo) == 0 || o.refused != nil {
 		// Not a webhook request (only webhook routes spool); kept whole.
