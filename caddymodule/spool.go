@@ -338,6 +338,11 @@ func (h *Handler) produceSpooling(ctx context.Context, r *http.Request, req *dia
 	if after <= 0 {
 		after = defaultSpoolAfter
 	}
+	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < after {
+		// The route's timeout comes first: spool a little before it,
+		// rather than answer a timeout the spool could have avoided.
+		after = time.Until(dl) * 9 / 10
+	}
 	t := time.NewTimer(after)
 	defer t.Stop()
 	select {
