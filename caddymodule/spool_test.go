@@ -131,6 +131,11 @@ func TestSpoolUnreachable(t *testing.T) {
 	if sp.Records != 3 || sp.Bytes == 0 || sp.Oldest == nil || sp.Directory == "" || sp.MaxSize != 1<<30 {
 		t.Fatalf("admin spool: %+v", sp)
 	}
+	if n, b, age := metricValue(t, g, `caddy_kafka_spool_records{cluster="default"}`),
+		metricValue(t, g, `caddy_kafka_spool_bytes{cluster="default"}`),
+		metricValue(t, g, `caddy_kafka_spool_oldest_seconds{cluster="default"}`); n != 3 || b != float64(sp.Bytes) || age <= 0 {
+		t.Fatalf("spool metrics: records %v bytes %v oldest %v", n, b, age)
+	}
 	restart()
 	waitSpool(t, g, 0)
 	if got := strings.Join(spooledValues(t, g, 4), ","); got != "direct,one,two,three" {
@@ -401,5 +406,37 @@ func TestSpoolIdempotencyKey(t *testing.T) {
 	waitSpool(t, g, 0)
 	if got := spooledValues(t, g, 1); len(got) != 1 {
 		t.Fatalf("read back %v", got)
+	}
+}
+
+// TestSpoolDrainedWithoutRoute: records spooled under one config are
+// drained under the next, which keeps the directory but has no spooling
+// route.
+func TestSpoolDrainedWithoutRoute(t *testing.T) {
+	if gatewaytest.Real() {
+		t.Skip("stops the broker: kfake only")
+	}
+	dir := t.TempDir()
+	g := spoolGateway(t, dir, "", "")
+	restart := stopKafka(t, g)
+	waitSpooling(t, g)
+	for i := range 3 {
+		if resp, body := g.Post(t, "/hook", "", fmt.Sprint("left", i)); resp.StatusCode != 202 {
+			t.Fatalf("%d %s", resp.StatusCode, body)
+		}
+	}
+	cfg := g.Caddyfile
+	site := cfg[strings.Index(cfg, "kafka_ready /ready"):strings.LastIndex(cfg, "}")]
+	g.Load(t, strings.Replace(cfg, site, "kafka_ready /ready\n", 1))
+	if resp, body := g.Post(t, "/hook", "", "no route"); resp.StatusCode == 202 || len(body) > 0 {
+		t.Fatalf("the route is gone but answered %d %s", resp.StatusCode, body)
+	}
+	if sp := adminSpool(t, g); sp.Records != 3 {
+		t.Fatalf("after the reload the spool holds %d records, want 3", sp.Records)
+	}
+	restart()
+	waitSpool(t, g, 0)
+	if got := strings.Join(spooledValues(t, g, 3), ","); got != "left0,left1,left2" {
+		t.Fatalf("read back %s", got)
 	}
 }
