@@ -59,7 +59,7 @@ type Store struct {
 	entries []*entry // live batches, oldest first (a deque: head is entries[0])
 	bySeq   map[uint64]*entry
 	records atomic.Int64 // records not done; written under mu, read without it by Len
-	onDisk  int64 // bytes of every segment, written or being written
+	onDisk  int64        // bytes of every segment, written or being written
 
 	// The generation being gathered: frames waiting for the flusher, the
 	// batches they carry, and the channel closed once they are durable.
