@@ -52,8 +52,10 @@
 //
 // The log is 3x to 20x faster at the same fsync count, and its crash tests
 // (TestKill9: SIGKILL of a writer process, 3 rounds, 0 of ~2000 acknowledged
-// requests lost each time, none half-spooled; TestTornTail; TestCorruptMidFile;
-// TestDiskError) exercise the recovery code that is ours.
+// requests lost each time, none half-spooled, the third round with the
+// file's last bytes cut after the kill: the torn frame dropped and logged,
+// every one before it kept; TestTornTail; TestCorruptMidFile; TestDiskError)
+// exercise the recovery code that is ours.
 //
 // The index of live batches is kept in memory (about 100 bytes per spooled
 // request); the records themselves are read back from disk by Next.
