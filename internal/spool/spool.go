@@ -160,9 +160,9 @@ func (s *Store) recover() error {
 	}
 	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
 	var dones []doneMark
-	for _, id := range ids {
+	for i, id := range ids {
 		seg := &segment{id: id}
-		d, err := s.readSegment(seg)
+		d, err := s.readSegment(seg, i == len(ids)-1)
 		if err != nil {
 			return err
 		}
@@ -187,9 +187,11 @@ type doneMark struct {
 	idx uint32
 }
 
-// readSegment indexes seg's batches and returns its done marks. The last
-// segment stays open for appending; its torn tail, if any, is cut off.
-func (s *Store) readSegment(seg *segment) ([]doneMark, error) {
+// readSegment indexes seg's batches and returns its done marks. The torn
+// tail of the last segment, if any, is cut off, so that appends follow
+// whole frames (as Kafka truncates its log to the last valid batch); an
+// older segment is left as it is.
+func (s *Store) readSegment(seg *segment, last bool) ([]doneMark, error) {
 	path := s.segPath(seg.id)
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -234,7 +236,7 @@ func (s *Store) readSegment(seg *segment) ([]doneMark, error) {
 		off += n
 	}
 	seg.size = int64(off)
-	if off < len(data) {
+	if last && off < len(data) {
 		// Cut the torn tail so that later appends follow whole frames.
 		if err := os.Truncate(path, int64(off)); err != nil {
 			return nil, fmt.Errorf("truncating the torn tail of a spool segment: %w", err)
