@@ -485,3 +485,28 @@ func TestDrainedGivesDiskBack(t *testing.T) {
 		t.Fatalf("after: %v", got)
 	}
 }
+
+// TestCorruptedAfterRecovery: a record the disk corrupts after the store
+// indexed it is dropped, loudly, when read, and the others still come.
+func TestCorruptedAfterRecovery(t *testing.T) {
+	dir := t.TempDir()
+	s, logs := open(t, dir, Options{})
+	defer s.Close()
+	for i := range 3 {
+		if _, err := s.Append([]Record{rec(fmt.Sprint("r", i))}, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	seg := lastSeg(t, dir)
+	data, _ := os.ReadFile(seg)
+	data[bytes.Index(data, []byte("r1"))+1] ^= 0xff
+	if err := os.WriteFile(seg, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(values(all(t, s)), ","); got != "r0,r2" {
+		t.Fatalf("read %s, want r0,r2", got)
+	}
+	if s.Len() != 2 || logs.FilterMessageSnippet("SPOOL RECORDS DROPPED").Len() != 1 {
+		t.Fatalf("Len %d, drop logged %d times", s.Len(), logs.FilterMessageSnippet("SPOOL RECORDS DROPPED").Len())
+	}
+}
