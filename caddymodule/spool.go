@@ -57,6 +57,13 @@ type spooler struct {
 	client  atomic.Pointer[pooledClient] // the newest config's
 	logger  *zap.Logger
 	wake    chan struct{}
+	// handed is how many records of the drainer's batch franz-go holds
+	// (Start returned, not yet marked done): records produced after them
+	// by the same client queue behind them, per partition, so they do not
+	// keep requests on the spool. Without it, a steady load would be
+	// spooled for ever after an outage: each request arriving while the
+	// last batch is acknowledged would find the spool not empty.
+	handed  atomic.Int64
 	cancel  context.CancelFunc
 	done    chan struct{}
 	drained prometheus.Counter
@@ -224,6 +231,10 @@ func (sp *spooler) produce(ctx context.Context, pc *pooledClient, items []spool.
 	pc.requests.Add(1)
 	p, err := pc.Start(msgs)
 	pc.requests.Add(-1)
+	if err == nil {
+		sp.handed.Store(int64(len(msgs)))
+		defer sp.handed.Store(0) // after MarkDone, below
+	}
 	if err != nil {
 		if !errors.Is(err, producer.ErrOverloaded) {
 			sp.logger.Warn("spool: draining", zap.Error(err))
@@ -290,7 +301,10 @@ func (sp *spooler) reason(pc *pooledClient) string {
 	if pc.obs != nil && pc.obs.snapshot().State == stateUnreachable {
 		return "unreachable"
 	}
-	if sp.store.Len() > 0 {
+	// Len first: a batch marked done between the two loads makes the
+	// difference larger, never smaller, so a request is never produced
+	// ahead of a spooled record franz-go does not hold yet.
+	if sp.store.Len()-sp.handed.Load() > 0 {
 		return "spool not empty"
 	}
 	return ""
