@@ -195,12 +195,9 @@ func caddyfile(port, admin int, brokers []string, registry, site string) string 
 			sr = "\t\tschema_registry " + registry + "\n"
 		}
 		if strings.Contains(site, "spool on") {
-			// A fresh directory per Caddy: the scenario measures an empty
-			// spool on a healthy cluster.
-			dir, err := os.MkdirTemp("", "caddy-kafka-loadtest-spool-")
-			if err == nil {
-				sr += "\t\tspool " + dir + "\n"
-			}
+			// One directory per run, used by one Caddy at a time: the
+			// scenario measures an empty spool on a healthy cluster.
+			sr += "\t\tspool " + filepath.Join(os.TempDir(), fmt.Sprintf("caddy-kafka-loadtest-spool-%d", os.Getpid())) + "\n"
 		}
 		kafka = fmt.Sprintf("\tkafka {\n\t\tbrokers %s\n%s\t}\n", strings.Join(brokers, " "), sr)
 	}
