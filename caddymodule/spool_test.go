@@ -71,6 +71,10 @@ func spoolGateway(t *testing.T, dir, kafka, route string) *gatewaytest.Gateway {
 		topic {topic.ev}
 		spool on ` + route + `
 	}
+	kafka_rest /any webhook {
+		topic {http.request.header.X-Topic}
+		spool on ` + route + `
+	}
 	kafka_rest /lines webhook {
 		topic {topic.ev}
 		split lines
@@ -170,6 +174,11 @@ func TestSpoolSlowAck(t *testing.T) {
 	}
 	if resp, body := g.Post(t, "/hook", "", "queued"); resp.StatusCode != 202 {
 		t.Fatalf("with records in the spool: %d %s", resp.StatusCode, body)
+	}
+	// Kafka is reachable: a request queued behind the spool is checked
+	// first, and a missing topic is refused, not spooled.
+	if resp, body := g.Do(t, http.MethodPost, "/any", http.Header{"X-Topic": {"no-such-topic"}}, "x"); resp.StatusCode != 404 {
+		t.Fatalf("missing topic with records in the spool: %d %s", resp.StatusCode, body)
 	}
 	open()
 	waitSpool(t, g, 0)
