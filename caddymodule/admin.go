@@ -55,6 +55,7 @@ type clusterStatus struct {
 	MaxBufferedRecords int             `json:"max_buffered_records"`
 	MaxBufferedBytes   int64           `json:"max_buffered_bytes"`
 	Kafka              *clusterSummary `json:"kafka,omitempty"`
+	Spool              *spoolStatus    `json:"spool,omitempty"`
 }
 
 func (a *adminAPI) clusters(w http.ResponseWriter, r *http.Request) error {
@@ -91,6 +92,7 @@ func (a *App) statuses() []clusterStatus {
 			MaxBufferedBytes:   cfg.MaxBufferedBytes,
 		}
 		st.BufferedRecords, st.BufferedBytes = pc.Buffered()
+		st.Spool = pc.spoolStatus()
 		if pc.obs == nil {
 			st.State = stateUnknown
 			out = append(out, st)

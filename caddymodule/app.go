@@ -38,9 +38,10 @@ type App struct {
 	// "default".
 	Clusters map[string]*Cluster `json:"clusters,omitempty"`
 
-	clients map[string]*pooledClient
-	keys    []string
-	logger  *zap.Logger
+	clients   map[string]*pooledClient
+	keys      []string
+	spoolKeys []string // spool: the spools this config holds
+	logger    *zap.Logger
 }
 
 // CaddyModule returns the Caddy module information.
@@ -64,6 +65,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 		names = append(names, name)
 	}
 	sort.Strings(names)
+	expanded := make(map[string]Cluster, len(names)) // spool: for provisionSpools
 	for _, name := range names {
 		if a.Clusters[name] == nil {
 			return fmt.Errorf("cluster %s: no configuration", name)
@@ -83,11 +85,15 @@ func (a *App) Provision(ctx caddy.Context) error {
 			return fmt.Errorf("cluster %s: %w", name, err)
 		}
 		a.keys = append(a.keys, key)
+		expanded[name] = cl
 		pc := val.(*pooledClient)
 		a.clients[name] = pc
 		if loaded {
 			a.logger.Debug("reusing kafka client", zap.String("cluster", name))
 		}
+	}
+	if err := a.provisionSpools(expanded); err != nil { // spool
+		return err
 	}
 	return a.registerMetrics(ctx)
 }
@@ -165,6 +171,13 @@ func (a *App) Stop() error { return nil }
 // holds any more is flushed and closed. It tolerates partial provisioning.
 func (a *App) Cleanup() error {
 	var errs []error
+	// spool: the drainers stop before the clients they produce with close.
+	for _, key := range a.spoolKeys {
+		if _, err := spools.Delete(key); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	a.spoolKeys = nil
 	for _, key := range a.keys {
 		if _, err := clients.Delete(key); err != nil {
 			errs = append(errs, err)
@@ -196,6 +209,9 @@ type pooledClient struct {
 	// stops without waiting for requests to drain and Cleanup follows at
 	// once, so Destruct must wait for them itself.
 	requests atomic.Int64
+
+	// spool is the cluster's spool and drainer, nil without one.
+	spool atomic.Pointer[spooler]
 }
 
 // Destruct stops the health checks, waits for the requests in flight, then

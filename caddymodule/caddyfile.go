@@ -33,10 +33,10 @@ const dialectNamespace = "http.kafka_rest.dialects"
 var (
 	clusterSubdirectives = []string{"brokers", "client_id", "sasl", "tls", "acks", "idempotent",
 		"compression", "linger", "max_buffered_records", "max_buffered_bytes", "max_message_bytes",
-		"request_timeout", "delivery_timeout", "allow_auto_topic_creation", "schema_registry"}
+		"request_timeout", "delivery_timeout", "allow_auto_topic_creation", "schema_registry", "spool"}
 	kafkaSubdirectives       = append(append([]string(nil), clusterSubdirectives...), "cluster")
 	tlsSubdirectives         = []string{"ca", "client_cert", "server_name", "insecure_skip_verify"}
-	handlerSubdirectives     = []string{"cluster", "topics", "max_body", "max_records", "timeout", "idempotency"}
+	handlerSubdirectives     = []string{"cluster", "topics", "max_body", "max_records", "timeout", "idempotency", "spool"}
 	idempotencySubdirectives = []string{"window", "max_keys", "record_header"}
 	registrySubdirectives    = []string{"basic_auth", "bearer_token", "tls", "cache_ttl", "auto_register"}
 )
@@ -185,6 +185,12 @@ func (c *Cluster) unmarshalSubdirective(d *caddyfile.Dispenser, seen dialects.Se
 			return err
 		}
 		c.TLS = t
+	case "spool": // spool
+		sp, err := parseSpool(d)
+		if err != nil {
+			return err
+		}
+		c.Spool = sp
 	case "schema_registry":
 		sr, err := parseSchemaRegistry(d)
 		if err != nil {
@@ -382,6 +388,12 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return err
 			}
 			h.Idempotency = cfg
+		case "spool": // spool
+			sr, err := parseSpoolRoute(d)
+			if err != nil {
+				return err
+			}
+			h.Spool = sr
 		default:
 			dialectLines = append(dialectLines, d.NextSegment()...)
 		}

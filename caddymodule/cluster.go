@@ -85,6 +85,10 @@ type Cluster struct {
 	// Confluent-compatible Schema Registry for Avro, JSON Schema and
 	// Protobuf records. Default: none, and schema features are refused.
 	SchemaRegistry *SchemaRegistry `json:"schema_registry,omitempty"`
+
+	// Store-and-forward spool for routes with spool on (see spool.go).
+	// Default: none.
+	Spool *Spool `json:"spool,omitempty"`
 }
 
 // SchemaRegistry is a cluster's Confluent-compatible Schema Registry

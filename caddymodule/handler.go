@@ -81,6 +81,11 @@ type Handler struct {
 	// and writes nothing. Default: on, with IdempotencyConfig's defaults.
 	Idempotency *IdempotencyConfig `json:"idempotency,omitempty"`
 
+	// Store and forward (webhook routes only): while Kafka cannot take a
+	// request's records at once, they are written to the cluster's spool
+	// and answered 202. Default: off (an unavailable Kafka is a 503).
+	Spool *SpoolRoute `json:"spool,omitempty"`
+
 	dialect    dialects.Dialect
 	streamer   dialects.Streamer   // nil when the dialect does not stream
 	discoverer dialects.Discoverer // nil when it has no metadata endpoints
@@ -152,6 +157,9 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		h.route.Schemas = pc.registry
 	}
 	if err := h.provisionIdempotency(); err != nil {
+		return err
+	}
+	if err := h.provisionSpool(); err != nil { // spool
 		return err
 	}
 	for _, g := range h.Topics {
@@ -468,6 +476,12 @@ func (h *Handler) topicExists(ctx context.Context, r *http.Request, topic string
 func (h *Handler) produce(r *http.Request, req *dialects.Request) ([]producer.Result, error) {
 	ctx, cancel := h.withTimeout(r.Context())
 	defer cancel()
+	if h.Spool != nil { // spool: the route's store-and-forward policy
+		if h.idem != nil && len(r.Header[idempotencyHeader]) > 0 {
+			return h.produceIdempotent(ctx, r, req, outstanding{todo: req.Records})
+		}
+		return h.produceSpooling(ctx, r, req)
+	}
 	o, err := h.admit(ctx, r, req)
 	if err != nil {
 		return nil, err

@@ -182,6 +182,13 @@ func (h *Handler) produceIdempotent(ctx context.Context, r *http.Request, req *d
 			todo[i].Headers = append(hs, producer.Header{Key: h.idem.header, Value: []byte(key)})
 		}
 	}
+	if h.Spool != nil { // spool: the route's policy produces or spools, admit included
+		sreq := *req
+		sreq.Records = todo
+		results, err := h.produceSpooling(ctx, r, &sreq)
+		st.Settle(e, results, err, time.Now())
+		return results, err
+	}
 	p, err := h.client.Start(todo)
 	if err != nil {
 		// Refused before anything was written (overload, client closed):

@@ -65,7 +65,8 @@ func (a *App) registerMetrics(ctx caddy.Context) error {
 	if reg == nil {
 		return nil
 	}
-	cs := []prometheus.Collector{requestsTotal, recordsTotal, produceDuration, idempotencyTotal, bufferedCollector{a}}
+	cs := []prometheus.Collector{requestsTotal, recordsTotal, produceDuration, idempotencyTotal, bufferedCollector{a},
+		spoolDrained, spoolCollector{a}}
 	for _, pc := range a.clients {
 		if m := pc.Metrics(); m != nil {
 			cs = append(cs, m)

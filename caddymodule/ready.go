@@ -28,7 +28,9 @@ func init() {
 //   - 200 `{"status":"ready","cluster":"<name>"}` while the cluster's last
 //     health check got an answer from a broker;
 //   - 503 `{"status":"unavailable","cluster":"<name>"}` with a Retry-After
-//     header while it fails, and before the first check completes.
+//     header while it fails, and before the first check completes;
+//   - 200 `{"status":"spooling","cluster":"<name>"}` while it fails and
+//     the cluster's spool has room: spooling routes still answer 2xx.
 //
 // The kafka app checks each cluster every 2 seconds (each check bounded by 2
 // seconds), so the answer follows the cluster within a few seconds. The
@@ -38,9 +40,11 @@ type Ready struct {
 	// Name of the kafka app's cluster to report on. Default: "default".
 	Cluster string `json:"cluster,omitempty"`
 
-	obs     *clientObs
-	ready   []byte
-	unready []byte
+	obs      *clientObs
+	pc       *pooledClient
+	ready    []byte
+	unready  []byte
+	spooling []byte
 }
 
 // CaddyModule returns the Caddy module information.
@@ -65,7 +69,8 @@ func (rd *Ready) Provision(ctx caddy.Context) error {
 	if !ok {
 		return fmt.Errorf("unknown kafka cluster %q", name)
 	}
-	rd.obs = pc.obs
+	rd.obs, rd.pc = pc.obs, pc
+	rd.spooling = []byte(`{"status":"spooling","cluster":` + strconv.Quote(name) + "}\n")
 	q := strconv.Quote(name)
 	rd.ready = []byte(`{"status":"ready","cluster":` + q + "}\n")
 	rd.unready = []byte(`{"status":"unavailable","cluster":` + q + "}\n")
@@ -80,6 +85,11 @@ func (rd *Ready) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.H
 	body, status := rd.ready, http.StatusOK
 	if rd.obs == nil || rd.obs.snapshot().State != stateReachable {
 		body, status = rd.unready, http.StatusServiceUnavailable
+		if rd.obs != nil && rd.obs.snapshot().State == stateUnreachable && rd.pc.spooling() {
+			body, status = rd.spooling, http.StatusOK // spool: the routes still answer 2xx
+		}
+	}
+	if status != http.StatusOK {
 		h.Set("Retry-After", strconv.Itoa(int(healthInterval.Seconds())))
 	}
 	h.Set("Content-Length", strconv.Itoa(len(body)))

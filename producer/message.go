@@ -45,4 +45,7 @@ type Result struct {
 	// Err is non-nil when the record was not acknowledged; Classify tells
 	// what kind of failure it is.
 	Err error
+	// Spooled is set when the record was not produced but written to the
+	// cluster's spool, to be produced later: Partition and Offset are -1.
+	Spooled bool
 }

@@ -25,6 +25,7 @@
 //	kafka-sync-g64                Kafka ceiling: 64 goroutines, ProduceSync one record each
 //	kafka-async                   Kafka ceiling: one goroutine, pipelined async Produce
 //	<dialect>-c64, <dialect>-c256 one 100-byte record per request, for each dialect
+//	webhook_spool-c64, -c256      the webhook route with spool on, on a healthy cluster: spooling's cost
 //	webhook-ndjson-1000           1,000 records per request (NDJSON, split lines), 8 connections
 //	webhook-ndjson-1000-c1        the same on 1 connection
 //	naive-ndjson-1000[-c1]        peer: the naive handler, 1,000 lines in one ProduceSync

@@ -194,6 +194,11 @@ func caddyfile(port, admin int, brokers []string, registry, site string) string 
 		if registry != "" {
 			sr = "\t\tschema_registry " + registry + "\n"
 		}
+		if strings.Contains(site, "spool on") {
+			// One directory per run, used by one Caddy at a time: the
+			// scenario measures an empty spool on a healthy cluster.
+			sr += "\t\tspool " + filepath.Join(os.TempDir(), fmt.Sprintf("caddy-kafka-loadtest-spool-%d", os.Getpid())) + "\n"
+		}
 		kafka = fmt.Sprintf("\tkafka {\n\t\tbrokers %s\n%s\t}\n", strings.Join(brokers, " "), sr)
 	}
 	adminLine := "admin off"

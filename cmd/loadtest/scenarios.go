@@ -242,6 +242,19 @@ var (
 			return out, nil
 		},
 	}
+	// dialectWebhookSpool is the webhook route with spool on, on a healthy
+	// cluster: what spooling costs when nothing is spooled (issue 23).
+	dialectWebhookSpool = &dialect{
+		name: "webhook_spool",
+		route: func(topic string, _ []string, _ bool) string {
+			return fmt.Sprintf("kafka_rest /ingest webhook {\n\t\ttopic %s\n\t\tspool on\n\t}", topic)
+		},
+		path:    func(string) string { return "/ingest" },
+		headers: map[string]string{"Content-Type": "application/json"},
+		body:    func(values [][]byte, _ bool) []byte { return values[0] },
+		parse:   parseTopicPartitionOffset,
+	}
+
 	dialectUpstash = &dialect{
 		name: "upstash",
 		route: func(topic string, _ []string, _ bool) string {
@@ -337,7 +350,7 @@ var (
 		registry: true,
 		written:  avroWire,
 	}
-	dialectList = []*dialect{dialectWebhook, dialectConfluentV2, dialectConfluentV3, dialectUpstash, dialectIBM}
+	dialectList = []*dialect{dialectWebhook, dialectWebhookSpool, dialectConfluentV2, dialectConfluentV3, dialectUpstash, dialectIBM}
 )
 
 // avroSchema is the schema of the harness's values, {"id":..., "pad":...}.

@@ -237,6 +237,12 @@ func (wh *Webhook) Encode(w http.ResponseWriter, r *http.Request, req *dialects.
 			return nil
 		}
 	}
+	// A request is spooled whole (the handler's spool policy): 202, and
+	// each result says only where the record will go.
+	status := http.StatusOK
+	if len(results) > 0 && results[0].Spooled {
+		status = http.StatusAccepted
+	}
 	// Written by hand: this runs once per record of every request.
 	var buf []byte
 	if req.State == nil {
@@ -252,13 +258,17 @@ func (wh *Webhook) Encode(w http.ResponseWriter, r *http.Request, req *dialects.
 		}
 		buf = append(buf, ']')
 	}
-	return dialects.WriteBody(w, http.StatusOK, "application/json", buf)
+	return dialects.WriteBody(w, status, "application/json", buf)
 }
 
-// appendMetadata appends {"topic","partition","offset","timestamp"}.
+// appendMetadata appends {"topic","partition","offset","timestamp"}, or
+// {"topic","spooled":true} for a spooled record.
 func appendMetadata(buf []byte, topic string, res producer.Result) []byte {
 	buf = append(buf, `{"topic":`...)
 	buf = jsonfast.AppendString(buf, topic)
+	if res.Spooled {
+		return append(buf, `,"spooled":true}`...)
+	}
 	buf = append(buf, `,"partition":`...)
 	buf = strconv.AppendInt(buf, int64(res.Partition), 10)
 	buf = append(buf, `,"offset":`...)

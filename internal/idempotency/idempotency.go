@@ -147,6 +147,7 @@ func (e *Entry) Fingerprint() Digest { return e.fp }
 // of 56.
 type storedResult struct {
 	partition int32
+	spooled   bool // spool: on the spool, answered 202 (fits beside partition)
 	offset    int64
 	timestamp int64 // Unix nanoseconds; noTimestamp for none
 }
@@ -160,7 +161,7 @@ func (e *Entry) Outcome() ([]producer.Result, error) {
 	}
 	out := make([]producer.Result, len(e.stored))
 	for i, sr := range e.stored {
-		out[i] = producer.Result{Partition: sr.partition, Offset: sr.offset}
+		out[i] = producer.Result{Partition: sr.partition, Offset: sr.offset, Spooled: sr.spooled}
 		if sr.timestamp != noTimestamp {
 			out[i].Timestamp = time.Unix(0, sr.timestamp)
 		}
@@ -175,7 +176,7 @@ func (e *Entry) Outcome() ([]producer.Result, error) {
 func (e *Entry) keep(results []producer.Result) {
 	e.stored = make([]storedResult, len(results))
 	for i, r := range results {
-		sr := storedResult{partition: r.Partition, offset: r.Offset, timestamp: noTimestamp}
+		sr := storedResult{partition: r.Partition, spooled: r.Spooled, offset: r.Offset, timestamp: noTimestamp}
 		if !r.Timestamp.IsZero() {
 			sr.timestamp = r.Timestamp.UnixNano()
 		}
