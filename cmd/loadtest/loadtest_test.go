@@ -13,6 +13,8 @@ import (
 	"github.com/linkedin/goavro/v2"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/caddy-kafka/caddy-kafka/internal/suite"
 )
 
 func TestMain(m *testing.M) {
@@ -31,7 +33,7 @@ func TestSmoke(t *testing.T) {
 		t.Skip("builds Caddy and runs load: not with -short")
 	}
 	if _, err := exec.LookPath("wrk"); err != nil {
-		t.Skip("wrk is not installed (apt-get install wrk)")
+		suite.Missing(t, "wrk", "wrk is not installed (apt-get install wrk)")
 	}
 	var out bytes.Buffer
 	cfg := config{

@@ -24,6 +24,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/caddy-kafka/caddy-kafka/internal/relcheck"
+	"github.com/caddy-kafka/caddy-kafka/internal/suite"
 )
 
 func TestMain(m *testing.M) {
@@ -46,7 +47,7 @@ func clusterEnv(t *testing.T) *env {
 	t.Helper()
 	get := func(k string) string { return os.Getenv("KAFKA_CLUSTER_" + k) }
 	if get("PLAINTEXT") == "" {
-		t.Skip("cluster suite: needs the three-broker cluster; run eval \"$(.ci/kafka/cluster.sh up)\" first (sets KAFKA_CLUSTER_PLAINTEXT and the rest)")
+		suite.Missing(t, "cluster", "cluster suite: needs the three-broker cluster; run eval \"$(.ci/kafka/cluster.sh up)\" first (sets KAFKA_CLUSTER_PLAINTEXT and the rest)")
 	}
 	split := func(k string) []string { return strings.Split(get(k), ",") }
 	return &env{

@@ -14,6 +14,8 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/dynamicpb"
+
+	"github.com/caddy-kafka/caddy-kafka/internal/suite"
 )
 
 // RegistryURL is the real schema registry the schema tests use (Apicurio
@@ -23,7 +25,7 @@ func RegistryURL(t testing.TB) string {
 	t.Helper()
 	u := os.Getenv("SCHEMA_REGISTRY_URL")
 	if u == "" {
-		t.Skip("SCHEMA_REGISTRY_URL not set: start a registry with `eval \"$(.ci/registry/start.sh)\"` to run the schema registry tests")
+		suite.Missing(t, "registry", "SCHEMA_REGISTRY_URL not set: start a registry with `eval \"$(.ci/registry/start.sh)\"` to run the schema registry tests")
 	}
 	return u
 }

@@ -461,7 +461,7 @@ func ReadBack(t testing.TB, brokers []string, topic string) map[string]int {
 // CheckExactlyOnce checks the records read back against the answers: every
 // acknowledged id exactly once, ids refused before producing never, and no
 // id twice or unknown. It returns how many records it checked.
-func CheckExactlyOnce(t *testing.T, rs []Result, brokers []string, topic func(string) string, ds []Dialect, refusedMeansAbsent bool) int {
+func CheckExactlyOnce(t testing.TB, rs []Result, brokers []string, topic func(string) string, ds []Dialect, refusedMeansAbsent bool) int {
 	t.Helper()
 	checked := 0
 	for _, d := range ds {

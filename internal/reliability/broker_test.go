@@ -22,6 +22,7 @@ import (
 
 	"github.com/caddy-kafka/caddy-kafka/internal/gatewaytest"
 	"github.com/caddy-kafka/caddy-kafka/internal/relcheck"
+	"github.com/caddy-kafka/caddy-kafka/internal/suite"
 )
 
 func TestMain(m *testing.M) {
@@ -64,7 +65,7 @@ func newBroker(t *testing.T) *testBroker {
 		return b
 	}
 	if gatewaytest.Real() {
-		t.Skip("needs a broker the test may break: set KAFKA_SCRIPTS=<repo>/.ci/kafka, or unset KAFKA_BROKERS for kfake")
+		suite.Missing(t, "reliability", "needs a broker the test may break: set KAFKA_SCRIPTS=<repo>/.ci/kafka, or unset KAFKA_BROKERS for kfake")
 	}
 	fake, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.AllowAutoTopicCreation(), kfake.DefaultNumPartitions(3))
 	if err != nil {

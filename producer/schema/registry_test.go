@@ -16,6 +16,7 @@ import (
 	"github.com/twmb/franz-go/pkg/sr"
 
 	"github.com/caddy-kafka/caddy-kafka/internal/cutproxy"
+	"github.com/caddy-kafka/caddy-kafka/internal/suite"
 )
 
 // registryURL is the real registry the tests talk to (Apicurio Registry in
@@ -24,7 +25,7 @@ func registryURL(t testing.TB) string {
 	t.Helper()
 	u := os.Getenv("SCHEMA_REGISTRY_URL")
 	if u == "" {
-		t.Skip("SCHEMA_REGISTRY_URL not set: start a registry with `eval \"$(.ci/registry/start.sh)\"` to run the schema registry tests")
+		suite.Missing(t, "registry", "SCHEMA_REGISTRY_URL not set: start a registry with `eval \"$(.ci/registry/start.sh)\"` to run the schema registry tests")
 	}
 	return u
 }

@@ -1,0 +1,89 @@
+package relcheck
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// recorder is a testing.TB that keeps the failures CheckExactlyOnce
+// reports, so that a test can require them.
+type recorder struct {
+	testing.TB
+	mu     sync.Mutex
+	errors []string
+}
+
+func (r *recorder) Errorf(format string, args ...any) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.errors = append(r.errors, fmt.Sprintf(format, args...))
+}
+
+func (r *recorder) failures() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return strings.Join(r.errors, "\n")
+}
+
+// The checker is what decides "lost" and "duplicated" in every fault suite:
+// a planted loss, a planted duplicate and a record nobody sent must each
+// make it fail, and a clean run must pass. Against kfake, over the wire.
+func TestCheckExactlyOnceCatchesPlantedFaults(t *testing.T) {
+	d := Dialect{Name: "webhook", Topic: "wh"}
+	topic := func(base string) string { return "relcheck-" + base }
+	ok := func(id string) Result { return Result{Dialect: d.Name, ID: id, Outcome: OK} }
+
+	cases := []struct {
+		name     string
+		answers  []Result
+		written  []string // the ids in Kafka, in order
+		refused  bool     // refusedMeansAbsent
+		wantFail string   // "" when the check must pass
+	}{
+		{"clean", []Result{ok("a"), ok("b"), ok("c")}, []string{"a", "b", "c"}, true, ""},
+		{"planted loss", []Result{ok("a"), ok("b"), ok("c")}, []string{"a", "c"}, true, "acknowledged record b is in Kafka 0 times"},
+		{"planted duplicate of an acknowledged record", []Result{ok("a"), ok("b")}, []string{"a", "b", "b"}, true, "acknowledged record b is in Kafka 2 times"},
+		{"a timed-out record written twice", []Result{ok("a"), {Dialect: d.Name, ID: "t", Outcome: Unavailable}}, []string{"a", "t", "t"}, true, "record t (answered unavailable) is in Kafka 2 times"},
+		{"a timed-out record written once", []Result{ok("a"), {Dialect: d.Name, ID: "t", Outcome: Unavailable}}, []string{"a", "t"}, true, ""},
+		{"an overload refusal written", []Result{ok("a"), {Dialect: d.Name, ID: "o", Outcome: Overload}}, []string{"a", "o"}, true, "refused as overloaded is in Kafka 1 times"},
+		{"a record nobody sent", []Result{ok("a")}, []string{"a", "ghost"}, true, `record "ghost" in Kafka was never sent`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			fake, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(2, topic(d.Topic)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer fake.Close()
+			cl, err := kgo.NewClient(kgo.SeedBrokers(fake.ListenAddrs()...), kgo.DefaultProduceTopic(topic(d.Topic)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, id := range tc.written {
+				if err := cl.ProduceSync(context.Background(), &kgo.Record{Value: []byte(id + "|x")}).FirstErr(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			cl.Close()
+
+			rec := &recorder{TB: t}
+			checked := CheckExactlyOnce(rec, tc.answers, fake.ListenAddrs(), topic, []Dialect{d}, tc.refused)
+			got := rec.failures()
+			switch {
+			case tc.wantFail == "" && got != "":
+				t.Fatalf("the checker failed a clean run: %s", got)
+			case tc.wantFail != "" && !strings.Contains(got, tc.wantFail):
+				t.Fatalf("the checker missed the planted fault: want a failure containing %q, got %q", tc.wantFail, got)
+			}
+			if checked != len(tc.written) {
+				t.Fatalf("checked %d records, %d are in Kafka", checked, len(tc.written))
+			}
+		})
+	}
+}
