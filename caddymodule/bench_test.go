@@ -21,6 +21,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sr"
+	"github.com/twmb/franz-go/pkg/sr/srfake"
 
 	_ "github.com/caddy-kafka/caddy-kafka/dialects/confluentv2"
 	_ "github.com/caddy-kafka/caddy-kafka/dialects/confluentv3"
@@ -142,13 +143,15 @@ func BenchmarkHandlerBulk(b *testing.B) {
 // BenchmarkHandlerBulkAvro is confluent_v2's 1,000-record requests in Avro
 // (Avro's JSON encoding in, by schema id, written in Confluent's wire
 // format), beside the same records already in the wire format as BINARY
-// (base64), as a client that encodes Avro itself sends them. It needs the
-// test registry (SCHEMA_REGISTRY_URL). cpu-ns/record is the process's CPU
+// (base64), as a client that encodes Avro itself sends them, through the
+// test registry (SCHEMA_REGISTRY_URL, else srfake). cpu-ns/record is the process's CPU
 // per record, the in-process broker included.
 func BenchmarkHandlerBulkAvro(b *testing.B) {
 	url := os.Getenv("SCHEMA_REGISTRY_URL")
 	if url == "" {
-		b.Skip("SCHEMA_REGISTRY_URL not set: start a registry with `eval \"$(.ci/registry/start.sh)\"`")
+		reg := srfake.New()
+		b.Cleanup(reg.Close)
+		url = reg.URL()
 	}
 	const schema = `{"type":"record","name":"BenchValue","fields":[{"name":"id","type":"long"},{"name":"pad","type":"string"}]}`
 	cl, err := sr.NewClient(sr.URLs(url))

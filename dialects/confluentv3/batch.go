@@ -17,6 +17,11 @@ func batchError(msg string) *dialects.Error {
 	return &dialects.Error{Class: producer.ClassBadRequest, Status: http.StatusUnprocessableEntity, Code: 42208, Message: msg}
 }
 
+// notABatch is the answer to a records:batch body that is JSON but not a
+// batch, as Confluent gives it: 422.
+var notABatch = &dialects.Error{Class: producer.ClassBadRequest, Status: http.StatusUnprocessableEntity,
+	Code: http.StatusUnprocessableEntity, Message: `the body is not a batch: send {"entries":[{"id":"1","value":{...}},...]}`}
+
 type dataReport struct {
 	Type          string  `json:"type"`
 	Size          int     `json:"size"`
@@ -58,8 +63,17 @@ func (c *ConfluentV3) decodeBatch(body []byte, topic string) ([]decoded, error) 
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&br); err != nil {
-		err, _ = jsonError(err)
-		return nil, err
+		var fields map[string]json.RawMessage
+		if err, malformed := jsonError(err); malformed || json.Unmarshal(body, &fields) == nil && fields["entries"] != nil {
+			return nil, err
+		}
+		// Well-formed JSON without entries (a records request's
+		// {"records":[...]}, an array): not a batch, as Confluent
+		// answers it.
+		return nil, notABatch
+	}
+	if br.Entries == nil {
+		return nil, notABatch
 	}
 	if _, err := dec.Token(); err != io.EOF {
 		return nil, badRequest("unexpected data after the batch")

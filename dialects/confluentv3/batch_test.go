@@ -78,6 +78,10 @@ func TestRecordsBatch(t *testing.T) {
 		{"numeric id", `{"entries":[{"id":1}]}`,
 			422, `{"error_code":42208,"message":"Batch entry identifier is not a valid string: ids are strings of 1 to 80 characters."}`},
 		{"unknown field", `{"entries":[],"x":1}`, 400, `{"error_code":400,"message":"Bad Request: unrecognized field \"x\""}`},
+		// kafka-rest's ProduceBatchActionIntegrationTest: a records
+		// request's body sent to records:batch is a 422.
+		{"a records body", `{"records":[{"value":{"data":"AA=="}}]}`, 422, `{"error_code":422,"message":"the body is not a batch: send {\"entries\":[{\"id\":\"1\",\"value\":{...}},...]}"}`},
+		{"an array", `[{"id":"1"}]`, 422, `{"error_code":422,"message":"the body is not a batch: send {\"entries\":[{\"id\":\"1\",\"value\":{...}},...]}"}`},
 		{"malformed", `{"entries":[`, 400, `{"error_code":400,"message":"Bad Request: malformed JSON: unexpected EOF"}`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -12,7 +12,9 @@
 //   - A path under /v3/clusters the dialect does not know
 //     (/v3/clusters/x/acls) is a JSON 404, not the next handler's answer. A
 //     known path with another method is a 405 with Allow.
-//   - A charset other than UTF-8 in the Content-Type is a 400.
+//   - A charset other than UTF-8 or ISO-8859-1 (read as Latin-1, as
+//     Confluent's JsonStreamMessageBodyReader does) in the Content-Type is
+//     a 400.
 //   - The cluster ID in the path, then the topic (allow-list, existence) are
 //     checked before the body is read, as Confluent checks them first.
 //   - A request is streaming when its body has no declared length
@@ -69,12 +71,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"golang.org/x/text/encoding/charmap"
 
 	"github.com/caddy-kafka/caddy-kafka/dialects"
 	"github.com/caddy-kafka/caddy-kafka/producer"
@@ -218,8 +222,12 @@ func (c *ConfluentV3) check(r *http.Request, rt route, lim dialects.Route) (targ
 	if !jsonMediaType(r.Header.Get("Content-Type")) {
 		return target{}, unsupportedMedia(r.Header.Get("Content-Type"))
 	}
-	if err := checkCharset(r.Header.Get("Content-Type")); err != nil {
+	latin1, err := checkCharset(r.Header.Get("Content-Type"))
+	if err != nil {
 		return target{}, err
+	}
+	if latin1 {
+		r.Body = latin1Body(r.Body)
 	}
 	clusterID, err := c.clusterID(r.Context(), lim.ClusterID)
 	if err != nil {
@@ -294,19 +302,33 @@ func (c *ConfluentV3) clusterID(ctx context.Context, kafkaID func(context.Contex
 	return id, err
 }
 
-// checkCharset refuses a Content-Type whose charset is not UTF-8 (JSON is
-// UTF-8, RFC 8259), as Confluent answers it: 400.
-func checkCharset(ct string) error {
+// checkCharset refuses a Content-Type whose charset Confluent refuses, with
+// its 400: its JSON reader (JsonStreamMessageBodyReader) takes UTF-8 and
+// ISO-8859-1 only. It reports whether the body is ISO-8859-1.
+func checkCharset(ct string) (latin1 bool, err error) {
 	_, params, err := dialects.ParseMediaType(ct)
 	if err != nil {
-		return &dialects.Error{Class: producer.ClassBadRequest, Status: http.StatusBadRequest, Code: http.StatusBadRequest,
+		return false, &dialects.Error{Class: producer.ClassBadRequest, Status: http.StatusBadRequest, Code: http.StatusBadRequest,
 			Message: fmt.Sprintf("Content-Type %q cannot be parsed: send Content-Type: application/json", ct)}
 	}
-	if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") && !strings.EqualFold(cs, "utf8") {
-		return &dialects.Error{Class: producer.ClassBadRequest, Status: http.StatusBadRequest, Code: http.StatusBadRequest,
-			Message: fmt.Sprintf("unsupported charset %q: send UTF-8 JSON (Content-Type: application/json or application/json; charset=utf-8)", cs)}
+	cs, ok := params["charset"]
+	switch {
+	case !ok, strings.EqualFold(cs, "utf-8"), strings.EqualFold(cs, "utf8"):
+		return false, nil
+	case strings.EqualFold(cs, "iso-8859-1"), strings.EqualFold(cs, "latin1"):
+		return true, nil
 	}
-	return nil
+	return false, &dialects.Error{Class: producer.ClassBadRequest, Status: http.StatusBadRequest, Code: http.StatusBadRequest,
+		Message: fmt.Sprintf("unsupported charset %q: send UTF-8 or ISO-8859-1 JSON (Content-Type: application/json; charset=utf-8)", cs)}
+}
+
+// latin1Body reads an ISO-8859-1 body as UTF-8: each byte is the code
+// point of the same value.
+func latin1Body(body io.ReadCloser) io.ReadCloser {
+	return struct {
+		io.Reader
+		io.Closer
+	}{charmap.ISO8859_1.NewDecoder().Reader(body), body}
 }
 
 // jsonMediaType reports whether ct is application/json, with parameters.

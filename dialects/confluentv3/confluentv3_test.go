@@ -241,9 +241,9 @@ func TestErrors(t *testing.T) {
 		{"media type", "POST", recordsPath(g, "topic-1"), "text/plain", `{}`,
 			415, `{"error_code":415,"message":"HTTP 415 Unsupported Media Type: Content-Type \"text/plain\" is not supported: send Content-Type: application/json"}`},
 		{"charset", "POST", recordsPath(g, "topic-1"), "application/json; charset=DEADBEEF", `{"value":{"data":"AA=="}}`,
-			400, `{"error_code":400,"message":"unsupported charset \"DEADBEEF\": send UTF-8 JSON (Content-Type: application/json or application/json; charset=utf-8)"}`},
-		{"charset batch", "POST", recordsPath(g, "topic-1") + ":batch", "application/json; charset=latin1", `{"entries":[{"id":"1","value":{"data":"AA=="}}]}`,
-			400, `{"error_code":400,"message":"unsupported charset \"latin1\": send UTF-8 JSON (Content-Type: application/json or application/json; charset=utf-8)"}`},
+			400, `{"error_code":400,"message":"unsupported charset \"DEADBEEF\": send UTF-8 or ISO-8859-1 JSON (Content-Type: application/json; charset=utf-8)"}`},
+		{"charset batch", "POST", recordsPath(g, "topic-1") + ":batch", "application/json; charset=utf-16", `{"entries":[{"id":"1","value":{"data":"AA=="}}]}`,
+			400, `{"error_code":400,"message":"unsupported charset \"utf-16\": send UTF-8 or ISO-8859-1 JSON (Content-Type: application/json; charset=utf-8)"}`},
 		{"no media type", "POST", recordsPath(g, "topic-1"), "", `{}`,
 			415, `{"error_code":415,"message":"HTTP 415 Unsupported Media Type: no Content-Type is not supported: send Content-Type: application/json"}`},
 		{"too large", "POST", recordsPath(g, "topic-1"), "application/json", big,
@@ -516,5 +516,23 @@ func TestDiscovery(t *testing.T) {
 	resp, body = g.Do(t, "POST", "/kafka/v3/clusters/"+id+"/topics", nil, "")
 	if resp.StatusCode != 405 || resp.Header.Get("Allow") != "GET" {
 		t.Errorf("POST topics: %d %s", resp.StatusCode, body)
+	}
+}
+
+// kafka-rest's ProduceActionNoSchemaIntegrationTest posts JSON with
+// "application/json; charset=ISO-8859-1", which Confluent's JSON reader
+// accepts and reads as Latin-1: byte 0xE9 is "é", stored as UTF-8.
+func TestLatin1Body(t *testing.T) {
+	g := newGateway(t, gatewaytest.Options{})
+	for i, ct := range []string{"application/json; charset=ISO-8859-1", "application/json; charset=iso-8859-1"} {
+		body := "{\"key\":{\"type\":\"STRING\",\"data\":\"caf\xe9\"},\"value\":{\"type\":\"JSON\",\"data\":{\"s\":\"\xe9t\xe9\"}}}"
+		resp, out := g.Post(t, recordsPath(g, "topic-1"), ct, body)
+		if resp.StatusCode != 200 {
+			t.Fatalf("%s: status %d: %s", ct, resp.StatusCode, out)
+		}
+		recs := g.Records(t, "topic-1", i+1)
+		if got := recs[i]; string(got.Key) != "café" || string(got.Value) != `{"s":"été"}` {
+			t.Fatalf("%s: record key %q value %q, want the Latin-1 body read as UTF-8", ct, got.Key, got.Value)
+		}
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/bufbuild/protocompile"
 	"github.com/linkedin/goavro/v2"
 	"github.com/twmb/franz-go/pkg/sr"
+	"github.com/twmb/franz-go/pkg/sr/srfake"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/dynamicpb"
@@ -18,16 +19,23 @@ import (
 	"github.com/caddy-kafka/caddy-kafka/internal/suite"
 )
 
-// RegistryURL is the real schema registry the schema tests use (Apicurio
-// Registry in CI, from .ci/registry/start.sh); without SCHEMA_REGISTRY_URL
-// the test is skipped.
+// RegistryURL is the schema registry the schema tests use: the real one in
+// SCHEMA_REGISTRY_URL (Apicurio Registry in CI, from .ci/registry/start.sh),
+// else an in-process franz-go srfake registry, spoken to over HTTP, that
+// lives as long as t. A run that requires the registry suite
+// (CADDY_KAFKA_REQUIRE=registry) fails without SCHEMA_REGISTRY_URL rather
+// than quietly testing against the fake.
 func RegistryURL(t testing.TB) string {
 	t.Helper()
-	u := os.Getenv("SCHEMA_REGISTRY_URL")
-	if u == "" {
-		suite.Missing(t, "registry", "SCHEMA_REGISTRY_URL not set: start a registry with `eval \"$(.ci/registry/start.sh)\"` to run the schema registry tests")
+	if u := os.Getenv("SCHEMA_REGISTRY_URL"); u != "" {
+		return u
 	}
-	return u
+	if suite.Required("registry") {
+		suite.Missing(t, "registry", "SCHEMA_REGISTRY_URL not set: the run requires the real registry")
+	}
+	reg := srfake.New()
+	t.Cleanup(reg.Close)
+	return reg.URL()
 }
 
 // Unique is a name no earlier run used: the registry outlives test runs.

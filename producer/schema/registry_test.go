@@ -1,33 +1,51 @@
 package schema
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
+	"net/http"
 	neturl "net/url"
 	"os"
 	"reflect"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/linkedin/goavro/v2"
 	"github.com/twmb/franz-go/pkg/sr"
+	"github.com/twmb/franz-go/pkg/sr/srfake"
 
 	"github.com/caddy-kafka/caddy-kafka/internal/cutproxy"
 	"github.com/caddy-kafka/caddy-kafka/internal/suite"
 )
 
-// registryURL is the real registry the tests talk to (Apicurio Registry in
-// CI, started by .ci/registry/start.sh); without it they are skipped.
+// registryURL is the registry the tests talk to: the real one in
+// SCHEMA_REGISTRY_URL (Apicurio Registry in CI, started by
+// .ci/registry/start.sh), else an in-process srfake registry over HTTP. A
+// run that requires the registry suite fails without the real one.
 func registryURL(t testing.TB) string {
 	t.Helper()
-	u := os.Getenv("SCHEMA_REGISTRY_URL")
-	if u == "" {
-		suite.Missing(t, "registry", "SCHEMA_REGISTRY_URL not set: start a registry with `eval \"$(.ci/registry/start.sh)\"` to run the schema registry tests")
-	}
+	u, _ := registry(t)
 	return u
+}
+
+// registry is registryURL, and the fake registry when the tests use one.
+func registry(t testing.TB) (string, *srfake.Registry) {
+	t.Helper()
+	if u := os.Getenv("SCHEMA_REGISTRY_URL"); u != "" {
+		return u, nil
+	}
+	if suite.Required("registry") {
+		suite.Missing(t, "registry", "SCHEMA_REGISTRY_URL not set: the run requires the real registry")
+	}
+	reg := srfake.New()
+	t.Cleanup(reg.Close)
+	return reg.URL(), reg
 }
 
 func newRegistry(t testing.TB, url string, edit func(*Config)) *Registry {
@@ -171,11 +189,27 @@ func TestRegistryErrors(t *testing.T) {
 }
 
 func TestRegistryIncompatibleAndNoAutoRegister(t *testing.T) {
-	url := registryURL(t)
+	url, fake := registry(t)
 	ctx := context.Background()
 	r := newRegistry(t, url, nil)
 	tp := topic(t)
 	subject := tp + "-value"
+	if fake != nil {
+		// srfake checks no compatibility: it answers the incompatible
+		// schema below as a real registry does (Confluent's and
+		// Apicurio's ccompat API: 409, error_code 409).
+		fake.Intercept(func(w http.ResponseWriter, r *http.Request) bool {
+			body, _ := io.ReadAll(r.Body)
+			r.Body = io.NopCloser(bytes.NewReader(body))
+			if r.Method != http.MethodPost || !strings.Contains(string(body), `zip`) || strings.Contains(string(body), `default`) {
+				return false
+			}
+			w.Header().Set("Content-Type", "application/vnd.schemaregistry.v1+json")
+			w.WriteHeader(http.StatusConflict)
+			io.WriteString(w, `{"error_code":409,"message":"Schema being registered is incompatible with an earlier schema for subject \"`+subject+`\""}`)
+			return true
+		})
+	}
 	if _, err := r.Resolve(ctx, Ref{Topic: tp, Schema: avroUser, Format: Avro}); err != nil {
 		t.Fatal(err)
 	}
