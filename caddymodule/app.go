@@ -235,6 +235,20 @@ func (p *pooledClient) Destruct() error {
 	return nil
 }
 
+// kafkaApp is the config's kafka app, for the modules that use its
+// clusters. Only its absence is told as such: an app that failed to load
+// has its own error, which says what is wrong.
+func kafkaApp(ctx caddy.Context) (*App, error) {
+	app, err := ctx.AppIfConfigured("kafka")
+	if errors.Is(err, caddy.ErrNotConfigured) {
+		return nil, fmt.Errorf("kafka app not configured: add a kafka global option with the cluster's brokers: %w", err)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return app.(*App), nil
+}
+
 // Interface guards
 var (
 	_ caddy.App          = (*App)(nil)

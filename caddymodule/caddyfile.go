@@ -15,6 +15,7 @@ import (
 	"github.com/dustin/go-humanize"
 
 	"github.com/caddy-kafka/caddy-kafka/dialects"
+	"github.com/caddy-kafka/caddy-kafka/producer"
 )
 
 func init() {
@@ -240,7 +241,12 @@ func (c *Cluster) unmarshalSubdirective(d *caddyfile.Dispenser, seen dialects.Se
 	case "max_buffered_bytes":
 		return sizeArg(d, &c.MaxBufferedBytes)
 	case "max_message_bytes":
-		return sizeArg(d, &c.MaxMessageBytes)
+		if err := sizeArg(d, &c.MaxMessageBytes); err != nil {
+			return err
+		}
+		if c.MaxMessageBytes > maxMessageBytes {
+			return d.Errf("max_message_bytes %s is over %s, the most Kafka's max.request.size and franz-go take", d.Val(), producer.FormatBytes(maxMessageBytes))
+		}
 	case "request_timeout":
 		dur, err := durationArg(d)
 		if err != nil {
@@ -362,10 +368,16 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return err
 			}
 		case "topics":
-			h.Topics = append(h.Topics, d.RemainingArgs()...)
-			if len(h.Topics) == 0 {
+			globs := d.RemainingArgs()
+			if len(globs) == 0 {
 				return d.ArgErr()
 			}
+			for _, g := range globs {
+				if err := checkGlob(g); err != nil {
+					return d.Errf("topics: %v", err)
+				}
+			}
+			h.Topics = append(h.Topics, globs...)
 		case "max_body":
 			if err := sizeArg(d, &h.MaxBody); err != nil {
 				return err

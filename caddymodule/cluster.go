@@ -260,8 +260,8 @@ func (c Cluster) producerConfig() (producer.Config, error) {
 		cfg.MaxBufferedBytes = c.MaxBufferedBytes
 	}
 	if c.MaxMessageBytes != 0 {
-		if c.MaxMessageBytes > 1<<30 {
-			return cfg, errors.New("max_message_bytes must be at most 1GiB")
+		if c.MaxMessageBytes > maxMessageBytes {
+			return cfg, fmt.Errorf("max_message_bytes must be at most %s", producer.FormatBytes(maxMessageBytes))
 		}
 		cfg.MaxMessageBytes = int32(c.MaxMessageBytes)
 	}
@@ -330,3 +330,8 @@ func (t *TLS) config() (*tls.Config, error) {
 	}
 	return tc, nil
 }
+
+// maxMessageBytes is the largest max_message_bytes: franz-go's limit on a
+// record batch (it is an int32 on the wire, and franz-go refuses more than
+// 1GiB).
+const maxMessageBytes = 1 << 30

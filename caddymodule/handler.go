@@ -135,11 +135,11 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		h.cluster = "default"
 	}
 	h.metrics = newHandlerMetrics(h.dialName, h.cluster)
-	appIface, err := ctx.AppIfConfigured("kafka")
+	app, err := kafkaApp(ctx)
 	if err != nil {
-		return fmt.Errorf("kafka app not configured: add a kafka global option with the cluster's brokers: %w", err)
+		return err
 	}
-	pc, ok := appIface.(*App).client(h.cluster)
+	pc, ok := app.client(h.cluster)
 	if !ok {
 		return fmt.Errorf("unknown kafka cluster %q", h.cluster)
 	}
@@ -181,12 +181,9 @@ func (h *Handler) Validate() error {
 	if idem := h.Idempotency; idem != nil && !idem.Disabled && (idem.Window < 0 || idem.MaxKeys < 0) {
 		return errors.New("idempotency: window and max_keys must not be negative")
 	}
-	for _, g := range h.globs {
-		if g.dynamic {
-			continue
-		}
-		if _, err := path.Match(g.pattern, ""); err != nil {
-			return fmt.Errorf("topics: bad pattern %q: %w", g.pattern, err)
+	for _, g := range h.Topics {
+		if err := checkGlob(g); err != nil {
+			return fmt.Errorf("topics: %w", err)
 		}
 	}
 	return nil
@@ -465,9 +462,12 @@ func (h *Handler) checkTopic(r *http.Request, topic string) error {
 
 func (h *Handler) topicExists(ctx context.Context, r *http.Request, topic string) error {
 	if !h.allowed(r.Context(), topic) {
-		return dialects.ErrTopicNotAllowed
+		return dialects.TopicNotAllowed(topic)
 	}
 	_, err := h.client.Partitions(ctx, topic)
+	if err != nil && producer.Classify(err) == producer.ClassUnknownTopic {
+		return dialects.UnknownTopic(topic, err)
+	}
 	return err
 }
 
@@ -617,6 +617,19 @@ func (h *Handler) allowed(ctx context.Context, topic string) bool {
 		}
 	}
 	return false
+}
+
+// checkGlob refuses a topics glob path.Match cannot use. One with
+// placeholders is checked with them removed, which keeps its syntax.
+func checkGlob(g string) error {
+	static := g
+	if strings.ContainsAny(g, "{}") {
+		static = caddy.NewEmptyReplacer().ReplaceAll(g, "x")
+	}
+	if _, err := path.Match(static, ""); err != nil {
+		return fmt.Errorf("bad pattern %q: %w (a glob as in path.Match: * ? [a-z] \\ escapes)", g, err)
+	}
+	return nil
 }
 
 var errEmptyPlaceholder = errors.New("empty placeholder")
@@ -798,7 +811,7 @@ func (l *lender) Describe(ctx context.Context, topics ...string) (producer.Clust
 	h := (*Handler)(l)
 	for _, t := range topics {
 		if !h.allowed(ctx, t) {
-			return producer.ClusterInfo{}, dialects.ErrTopicNotAllowed
+			return producer.ClusterInfo{}, dialects.TopicNotAllowed(t)
 		}
 	}
 	tctx, cancel := h.withTimeout(ctx)
@@ -814,7 +827,7 @@ func (l *lender) Describe(ctx context.Context, topics ...string) (producer.Clust
 func (l *lender) Fetch(ctx context.Context, topic string, partition int32, offset int64, maxRecords int, maxBytes int32) ([]producer.FetchedRecord, error) {
 	h := (*Handler)(l)
 	if !h.allowed(ctx, topic) {
-		return nil, dialects.ErrTopicNotAllowed
+		return nil, dialects.TopicNotAllowed(topic)
 	}
 	ctx, cancel := h.withTimeout(ctx)
 	defer cancel()
@@ -833,7 +846,7 @@ func (l *lender) Brokers(ctx context.Context) (producer.ClusterInfo, error) {
 func (l *lender) TopicConfigs(ctx context.Context, topic string) ([]producer.TopicConfig, error) {
 	h := (*Handler)(l)
 	if !h.allowed(ctx, topic) {
-		return nil, dialects.ErrTopicNotAllowed
+		return nil, dialects.TopicNotAllowed(topic)
 	}
 	tctx, cancel := h.withTimeout(ctx)
 	defer cancel()
@@ -844,7 +857,7 @@ func (l *lender) FetchMany(ctx context.Context, positions []producer.FetchPositi
 	h := (*Handler)(l)
 	for _, p := range positions {
 		if !h.allowed(ctx, p.Topic) {
-			return nil, dialects.ErrTopicNotAllowed
+			return nil, dialects.TopicNotAllowed(p.Topic)
 		}
 	}
 	tctx, cancel := h.withTimeout(ctx)
@@ -858,7 +871,7 @@ func (l *lender) ListOffsets(ctx context.Context, ts int64, parts []producer.Top
 	h := (*Handler)(l)
 	for _, p := range parts {
 		if !h.allowed(ctx, p.Topic) {
-			return nil, dialects.ErrTopicNotAllowed
+			return nil, dialects.TopicNotAllowed(p.Topic)
 		}
 	}
 	tctx, cancel := h.withTimeout(ctx)

@@ -61,11 +61,11 @@ func (rd *Ready) Provision(ctx caddy.Context) error {
 	if name == "" {
 		name = "default"
 	}
-	appIface, err := ctx.AppIfConfigured("kafka")
+	app, err := kafkaApp(ctx)
 	if err != nil {
-		return fmt.Errorf("kafka app not configured: add a kafka global option with the cluster's brokers: %w", err)
+		return err
 	}
-	pc, ok := appIface.(*App).client(name)
+	pc, ok := app.client(name)
 	if !ok {
 		return fmt.Errorf("unknown kafka cluster %q", name)
 	}

@@ -406,7 +406,7 @@ func (h *Handler) spoolRequest(r *http.Request, req *dialects.Request, sp *spool
 	for i := range req.Records {
 		m := &req.Records[i]
 		if !h.allowed(r.Context(), m.Topic) {
-			return nil, dialects.ErrTopicNotAllowed
+			return nil, dialects.TopicNotAllowed(m.Topic)
 		}
 		if err := h.client.CheckSize(m); err != nil {
 			return nil, err

@@ -57,6 +57,25 @@ var (
 	ErrBodyTooLarge    = &Error{Class: producer.ClassTooLarge, Message: "request body too large"}
 )
 
+// TopicNotAllowed is the error of a topic the route's allow-list refuses:
+// it names the topic and the setting, so that whoever reads it knows what
+// to change. It wraps ErrTopicNotAllowed.
+func TopicNotAllowed(topic string) *Error {
+	h := fmt.Sprintf("topic %q is not allowed by this route (its kafka_rest topics setting)", topic)
+	return &Error{Class: producer.ClassNotAuthorized, Message: h, Hint: h, Err: ErrTopicNotAllowed}
+}
+
+// UnknownTopic is err, Kafka's answer that topic does not exist, naming
+// the topic.
+func UnknownTopic(topic string, err error) *Error {
+	e := ErrorOf(err)
+	h := fmt.Sprintf("topic %q does not exist", topic)
+	if e.Hint != "" {
+		h += "; " + e.Hint
+	}
+	return &Error{Class: producer.ClassUnknownTopic, Message: "topic not found: " + h, Hint: h, Err: err}
+}
+
 // TooManyRecords is the error of a request with more records than the
 // route's max_records.
 func TooManyRecords(limit int) *Error {

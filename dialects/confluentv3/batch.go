@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/caddy-kafka/caddy-kafka/dialects"
@@ -64,7 +65,12 @@ func (c *ConfluentV3) decodeBatch(body []byte, topic string) ([]decoded, error) 
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&br); err != nil {
 		var fields map[string]json.RawMessage
-		if err, malformed := jsonError(err); malformed || json.Unmarshal(body, &fields) == nil && fields["entries"] != nil {
+		if json.Unmarshal(body, &fields) == nil && fields["entries"] != nil {
+			if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+				return nil, badRequest(`unrecognized field %s: a batch has entries, each a record with an "id"`, name)
+			}
+		}
+		if err, malformed := jsonError(err); malformed || fields["entries"] != nil {
 			return nil, err
 		}
 		// Well-formed JSON without entries (a records request's

@@ -77,7 +77,7 @@ func TestRecordsBatch(t *testing.T) {
 			422, `{"error_code":42208,"message":"Batch entry identifier is not a valid string: ids are strings of 1 to 80 characters."}`},
 		{"numeric id", `{"entries":[{"id":1}]}`,
 			422, `{"error_code":42208,"message":"Batch entry identifier is not a valid string: ids are strings of 1 to 80 characters."}`},
-		{"unknown field", `{"entries":[],"x":1}`, 400, `{"error_code":400,"message":"Bad Request: unrecognized field \"x\""}`},
+		{"unknown field", `{"entries":[],"x":1}`, 400, `{"error_code":400,"message":"Bad Request: unrecognized field \"x\": a batch has entries, each a record with an \"id\""}`},
 		// kafka-rest's ProduceBatchActionIntegrationTest: a records
 		// request's body sent to records:batch is a 422.
 		{"a records body", `{"records":[{"value":{"data":"AA=="}}]}`, 422, `{"error_code":422,"message":"the body is not a batch: send {\"entries\":[{\"id\":\"1\",\"value\":{...}},...]}"}`},
@@ -92,7 +92,7 @@ func TestRecordsBatch(t *testing.T) {
 		})
 	}
 	resp, body = g.Post(t, recordsPath(g, "other")+":batch", "application/json", `{"entries":[`+entry("1")+`]}`)
-	if resp.StatusCode != 403 || string(body) != `{"error_code":40301,"message":"topic not allowed"}` {
+	if resp.StatusCode != 403 || string(body) != `{"error_code":40301,"message":"topic \"other\" is not allowed by this route (its kafka_rest topics setting)"}` {
 		t.Fatalf("not allowed: %d %s", resp.StatusCode, body)
 	}
 	resp, body = g.Post(t, path, "text/plain", `{"entries":[`+entry("1")+`]}`)

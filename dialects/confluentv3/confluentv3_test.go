@@ -235,7 +235,7 @@ func TestErrors(t *testing.T) {
 		{"unknown cluster", "POST", "/v3/clusters/nope/topics/" + g.Topic("topic-1") + "/records", "application/json", `{}`,
 			404, `{"error_code":404,"message":"Cluster nope cannot be found."}`},
 		{"topic not allowed", "POST", recordsPath(g, "secret"), "application/json", `{}`,
-			403, `{"error_code":40301,"message":"topic not allowed"}`},
+			403, `{"error_code":40301,"message":"topic \"secret\" is not allowed by this route (its kafka_rest topics setting)"}`},
 		{"empty body", "POST", recordsPath(g, "topic-1"), "application/json", " \n",
 			422, `{"error_code":42206,"message":"Payload error. Request body is empty. Data is required."}`},
 		{"media type", "POST", recordsPath(g, "topic-1"), "text/plain", `{}`,
@@ -258,8 +258,8 @@ func TestErrors(t *testing.T) {
 			 {"partition_id":"1"} {"value":{"type":"CSV"}} {"value":{"subject":null,"data":"AA=="},"partition_id":0}`,
 			200, `{"error_code":40402,"message":"Partition not found."}
 {"error_code":40402,"message":"Partition not found."}
-{"error_code":400,"message":"Bad Request: unrecognized field \"foo\""}
-{"error_code":400,"message":"Bad Request: unrecognized field \"id\""}
+{"error_code":400,"message":"Bad Request: unrecognized field \"foo\": a record has partition_id, headers, key, value and timestamp; a key or value has type, data, schema_id, schema_version, subject, subject_name_strategy and schema; a header has name and value"}
+{"error_code":400,"message":"Bad Request: unrecognized field \"id\" (records:batch entries only): a record has partition_id, headers, key, value and timestamp; a key or value has type, data, schema_id, schema_version, subject, subject_name_strategy and schema; a header has name and value"}
 {"error_code":400,"message":"Bad Request: key.type AVRO is not supported: the gateway's cluster has no schema_registry; use BINARY, JSON or STRING"}
 {"error_code":400,"message":"Bad Request: value.schema_id is not supported: the gateway's cluster has no schema_registry; use type BINARY, JSON or STRING"}
 {"error_code":400,"message":"Bad Request: data=1 is not a string."}
@@ -316,7 +316,7 @@ func TestUnknownTopic(t *testing.T) {
 	}`})
 	// Confluent's message, and why the topic is missing: the gateway does
 	// not ask the broker to create it.
-	const missingTopic = `{"error_code":40403,"message":"This server does not host this topic-partition: the broker does not create topics automatically for this gateway; create the topic, or set allow_auto_topic_creation in the kafka app if the broker allows it"}`
+	missingTopic := `{"error_code":40403,"message":"This server does not host this topic-partition: topic \"` + g.Topic("missing") + `\" does not exist; the broker does not create topics automatically for this gateway; create the topic, or set allow_auto_topic_creation in the kafka app if the broker allows it"}`
 	resp, body := g.Post(t, "/kafka/v3/clusters/cluster-1/topics/"+g.Topic("missing")+"/records", "application/json", `{"value":{"data":"AA=="}}`)
 	if resp.StatusCode != 404 || string(body) != missingTopic {
 		t.Fatalf("status %d: %s", resp.StatusCode, body)

@@ -157,7 +157,7 @@ func decodeRecordWith(raw []byte, topic string, batch, fast bool) decoded {
 		}
 	}
 	if !batch && jr.ID != nil {
-		d.err = badRequest(`unrecognized field "id"`)
+		d.err = badRequest(`unrecognized field "id" (records:batch entries only): %s`, validFields)
 		return d
 	}
 	if batch && jr.ID != nil && jr.ID[0] == '"' {
@@ -247,10 +247,15 @@ func jsonError(err error) (error, bool) {
 		return badRequest("field %s must not be a JSON %s", te.Field, te.Value), false
 	}
 	if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
-		return badRequest("unrecognized field %s", name), false
+		return badRequest("unrecognized field %s: %s", name, validFields), false
 	}
 	return badRequest("invalid record"), false
 }
+
+// validFields says what a record may hold, for the error of a field that
+// is not among them.
+const validFields = "a record has partition_id, headers, key, value and timestamp; a key or value has type, data, " +
+	"schema_id, schema_version, subject, subject_name_strategy and schema; a header has name and value"
 
 // decodeData turns a key or value into bytes: nil for a null one.
 func decodeData(jd *jsonData, which string) ([]byte, format, error) {

@@ -93,7 +93,7 @@ func TestDecodeRecord(t *testing.T) {
 		{`{"key":{"type":"JSON","data":null}}`, nil, nil, formats{}, ""},
 		{`{"value":{"type":"JSON","data":0}}`, nil, []byte("0"), formats{key: formatNull, value: formatJSON}, ""},
 		{`{"value":{"type":"json","data":0}}`, nil, nil, formats{}, `Bad Request: value.type "json" is not one of BINARY, JSON, STRING`},
-		{`{"value":{"data":"AA=="},"extra":{}}`, nil, nil, formats{}, `Bad Request: unrecognized field "extra"`},
+		{`{"value":{"data":"AA=="},"extra":{}}`, nil, nil, formats{}, `Bad Request: unrecognized field "extra": ` + validFields},
 		{`{"value":{"type":"STRING","data":{}}}`, nil, nil, formats{}, `Bad Request: data={} is not a string.`},
 		{`{"headers":[{"name":"h","value":1}]}`, nil, nil, formats{}, `Bad Request: the value of header "h" is not a base64 string`},
 		{`{"key":{"type":"PROTOBUF","data":"x"}}`, nil, nil, formats{}, `Bad Request: key.type PROTOBUF is not supported: the gateway's cluster has no schema_registry; use BINARY, JSON or STRING`},

@@ -426,7 +426,7 @@ func status(e *dialects.Error) (int, string) {
 	case producer.ClassBadRequest, producer.ClassTooLarge:
 		return http.StatusBadRequest, e.Message
 	case producer.ClassNotAuthorized:
-		return http.StatusUnauthorized, "Unauthorized to produce to this topic"
+		return http.StatusUnauthorized, dialects.WithHint("Unauthorized to produce to this topic", e)
 	case producer.ClassUnknownTopic, producer.ClassUnknownPartition:
 		return http.StatusNotFound, dialects.WithHint("The topic does not exist", e)
 	case producer.ClassTimeout:

@@ -400,13 +400,13 @@ func TestAPIKeyScopesTopics(t *testing.T) {
 	md := success(t)(post(t, g, ordersKey, "/topics/"+orders+"/records", "text/plain", "order"))
 
 	resp, body := post(t, g, ordersKey, "/topics/"+payments+"/records", "text/plain", "payment")
-	d := failure(t, resp, body, 401, "Unauthorized to produce to this topic")
+	d := failure(t, resp, body, 401, "Unauthorized to produce to this topic: topic \""+payments+"\" is not allowed by this route (its kafka_rest topics setting)")
 	checkTopic(t, d, payments)
 	noKafkaCode(t, d)
 
 	// The es key may not write to orders either.
 	resp, body = post(t, g, esKey, "/topics/"+orders+"/records", "text/plain", "not es's")
-	failure(t, resp, body, 401, "Unauthorized to produce to this topic")
+	failure(t, resp, body, 401, "Unauthorized to produce to this topic: topic \""+orders+"\" is not allowed by this route (its kafka_rest topics setting)")
 
 	// Basic with user "token", as IBM accepts.
 	h := http.Header{"Content-Type": {"text/plain"}}
@@ -466,7 +466,7 @@ func TestTopicNotFound(t *testing.T) {
 	g := newGateway(t, "", "")
 	missing := g.Topic("es-missing")
 	resp, body := post(t, g, esKey, "/topics/"+missing+"/records", "text/plain", "x")
-	d := failure(t, resp, body, 404, "The topic does not exist: the broker does not create topics automatically for this gateway; create the topic, or set allow_auto_topic_creation in the kafka app if the broker allows it")
+	d := failure(t, resp, body, 404, "The topic does not exist: topic \""+missing+"\" does not exist; the broker does not create topics automatically for this gateway; create the topic, or set allow_auto_topic_creation in the kafka app if the broker allows it")
 	checkTopic(t, d, missing)
 	if d.KafkaErrorCode == nil || *d.KafkaErrorCode != kerr.UnknownTopicOrPartition.Code {
 		t.Fatalf("kafka_error_code %v, want %d", d.KafkaErrorCode, kerr.UnknownTopicOrPartition.Code)

@@ -11,7 +11,7 @@ curl -sS -u alice:alice-password "$URL/produce/alice-orders/hello"; echo
 # => {"topic":"alice-orders","partition":...,"offset":0,"timestamp":...}
 # ...not to bob's (nothing is written),
 curl -sS -u alice:alice-password "$URL/produce/bob-orders/hello"; echo
-# => {"error":"topic not allowed","status":403}
+# => {"error":"topic \"...\" is not allowed by this route (its kafka_rest topics setting)","status":403}
 # ...and a wrong password gets a 401.
 curl -sS -u alice:wrong "$URL/produce/alice-orders/hello"; echo
 # => {"error":"unauthorized","status":401}
@@ -22,7 +22,7 @@ curl -sS -H "Authorization: Bearer $ALICE_KEY" -H 'Content-Type: text/plain' \
 # => {"metadata":{"topic":"alice-orders","timestamp":"...","partition":...,"offset":...}}
 curl -sS -H "Authorization: Bearer $ALICE_KEY" -H 'Content-Type: text/plain' \
 	-d 'hello' "$URL/topics/bob-orders/records"; echo
-# => {"error_code":401,"message":"Unauthorized to produce to this topic","error":{...}}
+# => {"error_code":401,"message":"Unauthorized to produce to this topic: topic \"...\" is not allowed by this route (its kafka_rest topics setting)","error":{...}}
 curl -sS -H 'Authorization: Bearer not-a-key' -H 'Content-Type: text/plain' \
 	-d 'hello' "$URL/topics/alice-orders/records"; echo
 # => {"error_code":401,"message":"Unauthorized: the API key is missing or not valid","error":{...}}

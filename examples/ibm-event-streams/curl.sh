@@ -43,4 +43,4 @@ echo
 curl -sS -X POST -H "Authorization: Bearer $API_KEY" -H "Content-Type: text/plain" -d 'refused' "$@" \
 	"$ENDPOINT/topics/payments-1/records"
 echo
-# => {"error_code":401,"message":"Unauthorized to produce to this topic","error":{"error_code":401,"message":"Unauthorized to produce to this topic","topic":"payments-1","incident":"..."}}
+# => {"error_code":401,"message":"Unauthorized to produce to this topic: topic \"payments-1\" is not allowed by this route (its kafka_rest topics setting)","error":{"error_code":401,"message":"Unauthorized to produce to this topic: topic \"payments-1\" is not allowed by this route (its kafka_rest topics setting)","topic":"payments-1","incident":"..."}}

@@ -70,6 +70,6 @@ curl -sS "$URL/produce" -u myuser:mypass \
 curl -sS "$URL/produce/greetings" -u myuser:mypass -d '{"key": "no value"}'; echo
 # => {"error":"value is required","status":400}
 curl -sS "$URL/produce/secrets" -u myuser:mypass -d '{"value": "x"}'; echo
-# => {"error":"topic not allowed","status":403}
+# => {"error":"topic \"...\" is not allowed by this route (its kafka_rest topics setting)","status":403}
 curl -sS "$URL/produce/greetings" -d '{"value": "no credentials"}'; echo
 # => {"error":"unauthorized","status":401}

@@ -18,7 +18,7 @@ printf '{"level":"info","msg":"up"}\n{"level":"warn","msg":"slow"}\n' |
 
 # A source that is not in the allow-list: nothing is written.
 curl -sS -X POST "$URL/hooks/gitlab" -d '{}'; echo
-# => {"error":"topic not allowed","status":403}
+# => {"error":"topic \"...\" is not allowed by this route (its kafka_rest topics setting)","status":403}
 
 # Only POST and PUT produce.
 curl -sS "$URL/logs"; echo
