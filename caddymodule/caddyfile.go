@@ -37,7 +37,7 @@ var (
 		"request_timeout", "delivery_timeout", "allow_auto_topic_creation", "schema_registry", "spool"}
 	kafkaSubdirectives       = append(append([]string(nil), clusterSubdirectives...), "cluster")
 	tlsSubdirectives         = []string{"ca", "client_cert", "server_name", "insecure_skip_verify"}
-	handlerSubdirectives     = []string{"cluster", "topics", "max_body", "max_records", "timeout", "idempotency", "spool"}
+	handlerSubdirectives     = []string{"cluster", "topics", "max_body", "max_records", "stream_buffer", "timeout", "idempotency", "spool"}
 	idempotencySubdirectives = []string{"window", "max_keys", "record_header"}
 	registrySubdirectives    = []string{"basic_auth", "bearer_token", "tls", "cache_ttl", "auto_register"}
 )
@@ -309,6 +309,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //		topics <glob...>
 //		max_body <size>
 //		max_records <n>
+//		stream_buffer <size>
 //		timeout <duration>
 //		idempotency off | [on] [{
 //			window <duration>
@@ -380,6 +381,10 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			h.Topics = append(h.Topics, globs...)
 		case "max_body":
 			if err := sizeArg(d, &h.MaxBody); err != nil {
+				return err
+			}
+		case "stream_buffer":
+			if err := sizeArg(d, &h.StreamBuffer); err != nil {
 				return err
 			}
 		case "max_records":

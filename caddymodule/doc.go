@@ -36,6 +36,7 @@
 //	caddy_kafka_requests_total{dialect,cluster,outcome}       counter
 //	caddy_kafka_records_total{dialect,cluster,outcome}        counter
 //	caddy_kafka_produce_duration_seconds{dialect,cluster}     histogram
+//	caddy_kafka_read_duration_seconds{dialect,cluster,operation} histogram
 //	caddy_kafka_idempotency_total{dialect,cluster,result}     counter
 //	caddy_kafka_buffered_records{cluster}                     gauge
 //	caddy_kafka_buffered_bytes{cluster}                       gauge

@@ -42,6 +42,14 @@ var (
 		Buckets:   []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
 	}, []string{"dialect", "cluster"})
 
+	readDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Namespace: "caddy",
+		Subsystem: "kafka",
+		Name:      "read_duration_seconds",
+		Help:      "Time kafka_rest handlers spent answering read-only requests, by operation: describe (metadata) or fetch (records, offsets).",
+		Buckets:   []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
+	}, []string{"dialect", "cluster", "operation"})
+
 	idempotencyTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: "caddy",
 		Subsystem: "kafka",
@@ -65,7 +73,7 @@ func (a *App) registerMetrics(ctx caddy.Context) error {
 	if reg == nil {
 		return nil
 	}
-	cs := []prometheus.Collector{requestsTotal, recordsTotal, produceDuration, idempotencyTotal, bufferedCollector{a},
+	cs := []prometheus.Collector{requestsTotal, recordsTotal, produceDuration, readDuration, idempotencyTotal, bufferedCollector{a},
 		spoolDrained, spoolCollector{a}}
 	for _, pc := range a.clients {
 		if m := pc.Metrics(); m != nil {
@@ -125,6 +133,7 @@ type handlerMetrics struct {
 	requests []prometheus.Counter // by producer.Class
 	records  []prometheus.Counter // by producer.Class
 	duration prometheus.Observer
+	reads    [numReadOps]prometheus.Observer
 	idem     [numIdempotencyResults]prometheus.Counter
 }
 
@@ -137,7 +146,28 @@ func newHandlerMetrics(dialect, cluster string) *handlerMetrics {
 	for r, name := range idempotencyResultNames {
 		m.idem[r] = idempotencyTotal.WithLabelValues(dialect, cluster, name)
 	}
+	for op, name := range readOpNames {
+		m.reads[op] = readDuration.WithLabelValues(dialect, cluster, name)
+	}
 	return m
+}
+
+// readOp is the kind of a read-only request.
+type readOp uint8
+
+const (
+	readDescribe readOp = iota // metadata
+	readFetch                  // records and offsets
+	numReadOps
+)
+
+var readOpNames = [numReadOps]string{"describe", "fetch"}
+
+// read observes the duration of a read-only request that started at start.
+func (m *handlerMetrics) read(op readOp, start time.Time) {
+	if m != nil && op < numReadOps {
+		m.reads[op].Observe(time.Since(start).Seconds())
+	}
 }
 
 // request counts one request with outcome c.

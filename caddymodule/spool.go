@@ -363,7 +363,7 @@ func (h *Handler) produceSpooling(ctx context.Context, r *http.Request, req *dia
 	case <-p.Done():
 		results := p.Results()
 		for _, res := range results {
-			if res.Err != nil && !retriable(dialects.ErrorOf(res.Err).Class) && producer.Classify(res.Err) != producer.ClassKafka {
+			if res.Err != nil && !dialects.ErrorOf(res.Err).Class.Retriable() && producer.Classify(res.Err) != producer.ClassKafka {
 				return results, nil // Kafka refused it: the answer says why
 			}
 		}

@@ -2,14 +2,18 @@
 // wire formats it speaks. A dialect is a Caddy guest module in the
 // http.kafka_rest.dialects namespace that translates HTTP requests into
 // producer.Messages and results back into responses. Dialects do no policy:
-// the handler enforces the topic allow-list, size and count limits, topic and
-// partition existence, overload shedding, timeouts, metrics and
-// Idempotency-Key once for all of them, for every kind of request.
+// the handler enforces the topic allow-list, body, size and count limits,
+// topic and partition existence, overload shedding, Retry-After, timeouts,
+// metrics and Idempotency-Key once for all of them, for every kind of
+// request.
 //
-// The handler drives every request. A one-shot produce goes Decode, the
-// handler's policy, the producer, then Encode. A dialect that needs more
-// implements small optional capabilities, found by type assertion as
-// reverse_proxy finds a BufferedTransport:
+// The handler drives every request. It asks the dialect once what a
+// request is (Match): one of its operations, a path of its URL space it
+// does not have (404), a method the path does not allow (405, with Allow),
+// or not its request at all (the next handler answers). A one-shot produce
+// then goes Decode, the handler's policy, the producer, then Encode. A
+// dialect that needs more implements small optional capabilities, found by
+// type assertion as reverse_proxy finds a BufferedTransport:
 //
 //   - Streamer: requests whose records arrive over time (confluent_v3's
 //     chunked records); the dialect yields batches and writes their results,
@@ -24,28 +28,74 @@ package dialects
 
 import (
 	"context"
-	"errors"
 	"net/http"
+	"time"
 
 	"github.com/caddy-kafka/caddy-kafka/producer"
 )
 
 // Dialect translates one REST produce API to and from Kafka records.
 type Dialect interface {
-	// Decode reads a produce request into records. It returns an error
-	// wrapping ErrNotHandled for a request that is not this dialect's, so
-	// the handler passes it to the next handler; any other error is
+	// Match tells what r is, reading its method and path (never its
+	// body): see Match. It is called once per request, first, and should
+	// not allocate.
+	Match(r *http.Request) Match
+	// Decode reads a produce request (OpProduce) into records. An error is
 	// written with WriteError and nothing is produced. The body is already
 	// bounded by the route's MaxBody.
-	Decode(r *http.Request, rt Route) (*Request, error)
+	Decode(r *http.Request, m Match, rt Route) (*Request, error)
 	// Encode writes the response for req; results[i] is the outcome of
 	// req.Records[i], successful or not.
 	Encode(w http.ResponseWriter, r *http.Request, req *Request, results []producer.Result) error
 	// WriteError writes err in the dialect's error envelope. err is an
 	// *Error or any error producer.Classify understands; ErrorOf turns
-	// either into an *Error. The handler has already set Retry-After for
-	// overload.
+	// either into an *Error. The handler has already set Retry-After and
+	// Allow.
 	WriteError(w http.ResponseWriter, r *http.Request, err error)
+}
+
+// Op is what a request asks of its dialect.
+type Op uint8
+
+const (
+	// OpPass is a request outside the dialect's URL space: the next
+	// handler answers it.
+	OpPass Op = iota
+	// OpProduce is a one-shot produce request: Decode.
+	OpProduce
+	// OpStream is a streaming produce request: Streamer.Stream.
+	OpStream
+	// OpDescribe is a read-only metadata request: Discoverer.Discover.
+	OpDescribe
+	// OpFetch is a read-only records request: Consumer.Consume.
+	OpFetch
+	// OpNotFound is a path inside the dialect's URL space that it does
+	// not serve: a 404 in its format.
+	OpNotFound
+	// OpMethodNotAllowed is a path the dialect serves, with a method it
+	// does not allow there: a 405 in its format, with Allow.
+	OpMethodNotAllowed
+)
+
+// Match is a dialect's reading of a request's method and path, made once:
+// the operation, and the parts of the path it parsed, handed back to the
+// operation so that it does not parse them again. What Endpoint and the
+// strings mean is the dialect's own.
+type Match struct {
+	Op Op
+	// Allow is the methods the path allows ("GET, HEAD"), for
+	// OpMethodNotAllowed.
+	Allow string
+	// Body is set for an operation that reads the request body: the
+	// handler bounds it by max_body first.
+	Body bool
+	// Endpoint is which of the dialect's endpoints the path names.
+	Endpoint uint8
+	// Topic is the topic the path names, if any, as the dialect parsed it.
+	Topic string
+	// Parts are other parts of the path the dialect parsed, in its own
+	// order (a cluster ID, a partition, a prefix).
+	Parts [3]string
 }
 
 // Route is what the handler tells a dialect of the route a request came in
@@ -66,6 +116,9 @@ type Route struct {
 	CheckTopic func(r *http.Request, topic string) error
 	// Schemas is the cluster's schema registry, nil when it has none.
 	Schemas Serializer
+	// StreamBuffer bounds the bytes of records that the route's streams
+	// hold read ahead of their reports, all streams together.
+	StreamBuffer *Budget
 }
 
 // Request is a decoded produce request, or one batch of a stream.
@@ -88,12 +141,12 @@ type Request struct {
 
 // Streamer is implemented by dialects with streaming requests.
 type Streamer interface {
-	// Stream returns the stream of r if r is a streaming request of this
-	// dialect, else nil, and the handler goes on to Decode. An error refuses
-	// r whole, before its body is read. The body is not bounded as a
-	// whole: the stream bounds each record by rt.MaxBody. The stream
-	// writes its answer on w, which it may prepare (full duplex) at once.
-	Stream(w http.ResponseWriter, r *http.Request, rt Route) (Stream, error)
+	// Stream returns the stream of r, an OpStream request. An error
+	// refuses r whole, before its body is read. The body is not bounded as
+	// a whole: the stream bounds each record by rt.MaxBody, and holds at
+	// most rt.StreamBuffer bytes of records read ahead. The stream writes
+	// its answer on w, which it may prepare (full duplex) at once.
+	Stream(w http.ResponseWriter, r *http.Request, m Match, rt Route) (Stream, error)
 }
 
 // Stream is one streaming request. The handler calls Next for a batch of
@@ -123,11 +176,10 @@ type Stream interface {
 
 // Discoverer is implemented by dialects with read-only metadata endpoints.
 type Discoverer interface {
-	// Discover answers r, if it is one of the dialect's metadata requests,
-	// from what d describes, and returns nil; it returns an error wrapping
-	// ErrNotHandled for any other request. On any other error it has
-	// written nothing, and the handler answers the error with WriteError.
-	Discover(w http.ResponseWriter, r *http.Request, d Describer) error
+	// Discover answers r, an OpDescribe request, from what d describes,
+	// and returns nil. On an error it has written nothing, and the handler
+	// answers the error with WriteError.
+	Discover(w http.ResponseWriter, r *http.Request, m Match, d Describer) error
 }
 
 // Describer is lent to a Discoverer: the route's cluster, under its
@@ -150,11 +202,10 @@ type Describer interface {
 
 // Consumer is implemented by dialects with read-only record endpoints.
 type Consumer interface {
-	// Consume answers r, if it is one of the dialect's read requests, from
-	// what f fetches, and returns nil; it returns an error wrapping
-	// ErrNotHandled for any other request. On any other error it has
-	// written nothing, and the handler answers the error with WriteError.
-	Consume(w http.ResponseWriter, r *http.Request, f Fetcher) error
+	// Consume answers r, an OpFetch request, from what f fetches, and
+	// returns nil. On an error it has written nothing, and the handler
+	// answers the error with WriteError.
+	Consume(w http.ResponseWriter, r *http.Request, m Match, f Fetcher) error
 }
 
 // Fetcher is lent to a Consumer: the route's cluster, under its allow-list,
@@ -169,19 +220,17 @@ type Fetcher interface {
 	// for a record, then returns what it has, possibly nothing.
 	Fetch(ctx context.Context, topic string, partition int32, offset int64, maxRecords int, maxBytes int32) ([]producer.FetchedRecord, error)
 	// FetchMany is Fetch for several partitions at once, one request per
-	// leader (producer.Client.FetchMany): maxRecords counts across them.
+	// leader (producer.Client.FetchMany): maxRecords counts across them,
+	// and when no partition has a record yet it waits up to wait for one
+	// (within the route's timeout).
 	// Any topic the allow-list refuses fails the call with
 	// ErrTopicNotAllowed.
-	FetchMany(ctx context.Context, positions []producer.FetchPosition, maxRecords int, maxBytes int32) ([]producer.FetchedPartition, error)
+	FetchMany(ctx context.Context, positions []producer.FetchPosition, wait time.Duration, maxRecords int, maxBytes int32) ([]producer.FetchedPartition, error)
 	// ListOffsets looks up the partitions' offsets at ts
 	// (producer.OffsetEarliest, producer.OffsetLatest or epoch ms). Any
 	// topic the allow-list refuses fails the call with ErrTopicNotAllowed.
 	ListOffsets(ctx context.Context, ts int64, parts []producer.TopicPartition) ([]producer.PartitionOffset, error)
 }
-
-// ErrNotHandled is returned, wrapped, by Decode and the read-only
-// capabilities for requests that are not theirs.
-var ErrNotHandled = errors.New("not a request of this dialect")
 
 // Interface guards
 var _ error = (*Error)(nil)

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/caddy-kafka/caddy-kafka/producer"
+	"github.com/caddy-kafka/caddy-kafka/producer/schema"
 )
 
 // Error is a failure with a message that is safe to show a client.
@@ -56,6 +57,29 @@ var (
 	ErrTooManyRecords  = &Error{Class: producer.ClassTooLarge, Message: "too many records in one request"}
 	ErrBodyTooLarge    = &Error{Class: producer.ClassTooLarge, Message: "request body too large"}
 )
+
+// Errors of a request's path and method, as its dialect's Match tells them
+// (OpNotFound, OpMethodNotAllowed): the handler answers them, and a
+// dialect with words of its own for them finds them with errors.Is.
+var (
+	ErrNotFound         = &Error{Class: producer.ClassBadRequest, Status: http.StatusNotFound, Code: http.StatusNotFound, Message: "not found"}
+	ErrMethodNotAllowed = &Error{Class: producer.ClassBadRequest, Status: http.StatusMethodNotAllowed, Code: http.StatusMethodNotAllowed, Message: "method not allowed"}
+)
+
+// NotFound is the error of a path inside a dialect's URL space that it does
+// not serve, r's.
+func NotFound(r *http.Request) *Error {
+	return &Error{Class: producer.ClassBadRequest, Status: http.StatusNotFound, Code: http.StatusNotFound,
+		Message: fmt.Sprintf("not found: this route has no endpoint %s %s; see the dialect's documentation for its paths", r.Method, r.URL.Path),
+		Err:     ErrNotFound}
+}
+
+// MethodNotAllowed is the error of a method a path does not allow; allow
+// lists those it does ("POST, PUT").
+func MethodNotAllowed(allow string) *Error {
+	return &Error{Class: producer.ClassBadRequest, Status: http.StatusMethodNotAllowed, Code: http.StatusMethodNotAllowed,
+		Message: "method not allowed: use " + strings.ReplaceAll(allow, ", ", " or "), Allow: allow, Err: ErrMethodNotAllowed}
+}
 
 // TopicNotAllowed is the error of a topic the route's allow-list refuses:
 // it names the topic and the setting, so that whoever reads it knows what
@@ -117,6 +141,13 @@ func Unavailable(since string, cause error) *Error {
 	return &Error{Class: producer.ClassUnavailable, Message: "kafka is unavailable: " + h, Hint: h, Err: cause}
 }
 
+// Retriable reports whether a request that failed with err may succeed if
+// sent again unchanged, later: producer's rule (Class.Retriable, and Kafka's
+// own retriable errors), on err as the dialects see it (ErrorOf).
+func Retriable(err error) bool {
+	return ErrorOf(err).Class.Retriable() || producer.Retriable(err)
+}
+
 // WithHint adds e's hint, if it has one, to msg, a dialect's fixed text for
 // e's class.
 func WithHint(msg string, e *Error) string {
@@ -137,6 +168,10 @@ func ErrorOf(err error) *Error {
 	var mbe *http.MaxBytesError
 	if errors.As(err, &mbe) {
 		return BodyTooLarge(mbe.Limit)
+	}
+	var se *schema.Error
+	if errors.As(err, &se) {
+		return SchemaError(err)
 	}
 	c := producer.Classify(err)
 	msg := classMessages[c]

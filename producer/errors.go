@@ -146,16 +146,23 @@ func classifyKerr(e *kerr.Error) Class {
 	return ClassKafka
 }
 
-// Retriable reports whether the same request may succeed if sent again
-// unchanged: Confluent's 50003 versus 50002.
-func Retriable(err error) bool {
-	switch Classify(err) {
-	case ClassTimeout, ClassOverloaded, ClassUnavailable:
+// Retriable reports whether a request that failed with this class may
+// succeed if sent again unchanged, later: the one definition of "retry may
+// help" (Retry-After, Confluent's 50003 versus 50002). Kafka's own errors
+// are told apart by Retriable.
+func (c Class) Retriable() bool {
+	switch c {
+	case ClassTimeout, ClassOverloaded, ClassUnavailable, ClassAuthFailed:
 		return true
-	case ClassKafka:
-		return kerr.IsRetriable(err)
 	}
 	return false
+}
+
+// Retriable is Classify(err).Retriable(), and for a Kafka error Kafka's own
+// answer (kerr's retriable flag).
+func Retriable(err error) bool {
+	c := Classify(err)
+	return c.Retriable() || c == ClassKafka && kerr.IsRetriable(err)
 }
 
 // Hint is what err's client can do about it, when the producer knows more

@@ -34,11 +34,11 @@ type FetchedPartition struct {
 // returns one FetchedPartition per position, in order, with at most
 // maxRecords records in all (the earlier positions first) in about
 // maxBytes per leader. Like Fetch, when no partition has a record yet it
-// looks again every 100ms until one has or the wait (FetchWait, shortened
-// to end a quarter before ctx's deadline) ends, and topics are never
-// created. The error is for the call as a whole; a partition's own
+// looks again every 100ms until one has or wait ends (0: it looks once;
+// shortened to end a quarter before ctx's deadline, so that an answer beats
+// it), and topics are never created. The error is for the call as a whole; a partition's own
 // failure is in its Err and does not stop the others.
-func (c *Client) FetchMany(ctx context.Context, positions []FetchPosition, maxRecords int, maxBytes int32) ([]FetchedPartition, error) {
+func (c *Client) FetchMany(ctx context.Context, positions []FetchPosition, wait time.Duration, maxRecords int, maxBytes int32) ([]FetchedPartition, error) {
 	out := make([]FetchedPartition, len(positions))
 	for i, p := range positions {
 		out[i] = FetchedPartition{Topic: p.Topic, Partition: p.Partition}
@@ -51,14 +51,14 @@ func (c *Client) FetchMany(ctx context.Context, positions []FetchPosition, maxRe
 	}
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, DefaultTimeout)
+		ctx, cancel = context.WithTimeout(ctx, max(DefaultTimeout, wait+wait/3))
 		defer cancel()
 	}
 	meta, err := c.topicsMeta(ctx, topicsOf(positions))
 	if err != nil {
 		return nil, err
 	}
-	waitUntil := time.Now().Add(FetchWait)
+	waitUntil := time.Now().Add(wait)
 	if dl, ok := ctx.Deadline(); ok {
 		if byDeadline := dl.Add(-time.Until(dl) / 4); byDeadline.Before(waitUntil) {
 			waitUntil = byDeadline

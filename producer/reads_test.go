@@ -110,7 +110,7 @@ func TestFetchMany(t *testing.T) {
 	produceAt(t, c, "a", 1, 4)
 	produceAt(t, c, "b", 1, 5, 6)
 	pos := []producer.FetchPosition{{"a", 0, 1}, {"b", 1, 0}, {"a", 1, 0}, {"b", 0, 0}, {"nope", 0, 0}, {"b", 9, 0}, {"b", 2, 99}}
-	got, err := c.FetchMany(context.Background(), pos, 100, 1<<20)
+	got, err := c.FetchMany(context.Background(), pos, producer.FetchWait, 100, 1<<20)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -135,7 +135,7 @@ func TestFetchMany(t *testing.T) {
 	}
 	// maxRecords counts across partitions, earlier positions first.
 	before := conns()
-	got, err = c.FetchMany(context.Background(), pos[:3], 3, 1<<20)
+	got, err = c.FetchMany(context.Background(), pos[:3], producer.FetchWait, 3, 1<<20)
 	if err != nil || len(got[0].Records) != 2 || len(got[1].Records) != 1 || len(got[2].Records) != 0 {
 		t.Fatalf("capped at 3: %+v %v", got, err)
 	}
@@ -156,14 +156,14 @@ func TestFetchManyWaits(t *testing.T) {
 	}()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	got, err := c.FetchMany(ctx, []producer.FetchPosition{{"a", 0, 0}, {"b", 2, 0}}, 10, 1<<20)
+	got, err := c.FetchMany(ctx, []producer.FetchPosition{{"a", 0, 0}, {"b", 2, 0}}, producer.FetchWait, 10, 1<<20)
 	if err != nil || len(got[0].Records) != 0 || len(got[1].Records) != 1 || string(got[1].Records[0].Value) != "late" {
 		t.Fatalf("%+v %v", got, err)
 	}
 	// Nothing comes: an empty answer, before the deadline.
 	ctx, cancel = context.WithTimeout(context.Background(), 400*time.Millisecond)
 	defer cancel()
-	got, err = c.FetchMany(ctx, []producer.FetchPosition{{"a", 1, 0}}, 10, 1<<20)
+	got, err = c.FetchMany(ctx, []producer.FetchPosition{{"a", 1, 0}}, producer.FetchWait, 10, 1<<20)
 	if err != nil || len(got) != 1 || len(got[0].Records) != 0 || ctx.Err() != nil {
 		t.Fatalf("%+v %v (ctx %v)", got, err, ctx.Err())
 	}

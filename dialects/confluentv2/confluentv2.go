@@ -131,8 +131,6 @@ type version = uint8
 
 // Errors of this dialect.
 var (
-	errMethod = &dialects.Error{Class: producer.ClassBadRequest, Status: http.StatusMethodNotAllowed, Code: http.StatusMethodNotAllowed,
-		Message: "HTTP 405 Method Not Allowed: produce with POST"}
 	errNoRecords = malformed("request body has no records")
 	errPartition = &dialects.Error{Class: producer.ClassUnknownPartition, Message: "partition not found"}
 )
@@ -179,6 +177,12 @@ func parseRoute(p string) (route, bool) {
 	rt.partition = part
 	rt.consume = rt.consume || more
 	return rt, true
+}
+
+// consumePath reports whether r's path is one of partition consume's.
+func consumePath(r *http.Request) bool {
+	rt, ok := parseRoute(r.URL.Path)
+	return ok && (rt.consume || rt.partition != "" && r.URL.Query().Has("offset"))
 }
 
 // parsePartition reads a partition from the path; anything but an int32 of
@@ -308,14 +312,8 @@ func unsupported(embedded string) *dialects.Error {
 }
 
 // Decode reads a produce request.
-func (c *ConfluentV2) Decode(r *http.Request, rt2 dialects.Route) (*dialects.Request, error) {
-	rt, ok := parseRoute(r.URL.Path)
-	if !ok || rt.consume {
-		return nil, dialects.ErrNotHandled
-	}
-	if r.Method != http.MethodPost {
-		return nil, errMethod
-	}
+func (c *ConfluentV2) Decode(r *http.Request, m dialects.Match, rt2 dialects.Route) (*dialects.Request, error) {
+	rt := route{topic: m.Topic, partition: m.Parts[0]}
 	partition := int32(-1)
 	if rt.partition != "" {
 		p, err := parsePartition(rt.partition)
@@ -600,7 +598,7 @@ func mediaType(v version) string {
 func recordError(err error, v version) (int, string) {
 	e := dialects.ErrorOf(err)
 	if v == 1 {
-		if retriable(e, err) {
+		if dialects.Retriable(err) {
 			return 2, e.Message
 		}
 		return 1, e.Message
@@ -613,18 +611,10 @@ func recordError(err error, v version) (int, string) {
 	case producer.ClassUnknownPartition:
 		return 40402, e.Message
 	}
-	if retriable(e, err) {
+	if dialects.Retriable(err) {
 		return 50003, e.Message
 	}
 	return 50002, e.Message
-}
-
-func retriable(e *dialects.Error, err error) bool {
-	switch e.Class {
-	case producer.ClassTimeout, producer.ClassUnavailable, producer.ClassOverloaded, producer.ClassAuthFailed:
-		return true
-	}
-	return producer.Retriable(err)
 }
 
 // statusCode is the HTTP status and error_code of a whole-request error.
@@ -662,7 +652,7 @@ func classStatusCode(e *dialects.Error, err error, v version) (int, int) {
 	if v == 1 {
 		return http.StatusInternalServerError, 50001
 	}
-	if retriable(e, err) {
+	if dialects.Retriable(err) {
 		return http.StatusInternalServerError, 50003
 	}
 	return http.StatusInternalServerError, 50002
@@ -681,17 +671,18 @@ func (c *ConfluentV2) WriteError(w http.ResponseWriter, r *http.Request, err err
 func writeError(w http.ResponseWriter, v version, err error) {
 	e := dialects.ErrorOf(err)
 	status, code := statusCode(e, err, v)
-	if status == http.StatusMethodNotAllowed {
-		w.Header().Set("Allow", http.MethodPost)
+	msg := e.Message
+	if errors.Is(err, dialects.ErrMethodNotAllowed) {
+		msg = "HTTP 405 Method Not Allowed" // Jersey's words, as Confluent answers
 	}
-	_ = dialects.WriteJSON(w, status, mediaType(v), errorBody{ErrorCode: code, Message: e.Message})
+	_ = dialects.WriteJSON(w, status, mediaType(v), errorBody{ErrorCode: code, Message: msg})
 }
 
 // requestVersion is the API version a request speaks: its Content-Type's,
 // or for GET its Accept's; 2 when it names none, 1 for GET.
 func requestVersion(r *http.Request) version {
 	if r.Method == http.MethodGet {
-		if _, ok := metadataPath(r); ok || strings.HasSuffix(r.URL.Path, "/offsets") {
+		if !consumePath(r) {
 			return metaVersion(r)
 		}
 		_, v, _ := acceptFormat(r.Header.Values("Accept"))

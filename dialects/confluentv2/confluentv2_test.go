@@ -334,6 +334,11 @@ func TestErrors(t *testing.T) {
 		{"get not acceptable", "GET", "/brokers", "", "application/octet-stream", "", 406, 406, ""},
 		{"get not acceptable text", "GET", "/topics", "", "text/html, foo/*", "", 406, 406, ""},
 		{"delete topic", "DELETE", "/topics/" + errs, "", "", "", 405, 405, ""},
+		// Inside v2's URL space, paths it does not serve are 404s in its
+		// format, never the next handler's empty 200.
+		{"unknown path", "POST", "/topics/" + errs + "/partitions/0/extra", binV2, "", ok, 404, 404, ""},
+		{"unknown topics path", "POST", "/topics/" + errs + "/records", binV2, "", ok, 404, 404, ""},
+		{"consumer groups", "POST", "/consumers/g1", "application/vnd.kafka.v2+json", "", `{"name":"c1"}`, 404, 404, ""},
 		{"consume unknown topic", "GET", "/topics/missing-topic/partitions/0?offset=0", "", binV2, "", 404, 40401, ""},
 		{"consume unknown partition", "GET", "/topics/" + errs + "/partitions/9?offset=0", "", binV2, "", 404, 40402, ""},
 		{"consume bad partition", "GET", "/consume/" + errs + "/partitions/-1?offset=0", "", binV2, "", 404, 40402, ""},
@@ -383,7 +388,8 @@ func checkError(t *testing.T, g *gatewaytest.Gateway, tc errCase) {
 	if msg, _ := e["message"].(string); msg == "" {
 		t.Fatalf("no message: %s", b)
 	}
-	if tc.status == 405 && resp.Header.Get("Allow") != "POST" {
+	// /topics/{topic} is read with GET and written with POST.
+	if tc.status == 405 && resp.Header.Get("Allow") != "GET, POST" {
 		t.Errorf("Allow %q", resp.Header.Get("Allow"))
 	}
 }

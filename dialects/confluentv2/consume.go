@@ -17,20 +17,10 @@ import (
 const defaultCount = 100
 
 // Consume answers the partition consume endpoints when Consume is on.
-func (c *ConfluentV2) Consume(w http.ResponseWriter, r *http.Request, f dialects.Fetcher) error {
-	if r.Method == http.MethodGet {
-		if rest, ok := strings.CutSuffix(r.URL.Path, "/offsets"); ok {
-			if rt, ok := parseRoute(rest); ok && !rt.consume && rt.partition != "" {
-				return partitionOffsets(w, r, f, rt)
-			}
-		}
-	}
-	if !c.EnableConsume || r.Method != http.MethodGet {
-		return dialects.ErrNotHandled
-	}
-	rt, ok := parseRoute(r.URL.Path)
-	if !ok || rt.partition == "" {
-		return dialects.ErrNotHandled
+func (c *ConfluentV2) Consume(w http.ResponseWriter, r *http.Request, m dialects.Match, f dialects.Fetcher) error {
+	rt := route{topic: m.Topic, partition: m.Parts[0]}
+	if m.Endpoint == endpointOffsets {
+		return partitionOffsets(w, r, f, rt)
 	}
 	fm, v, err := acceptFormat(r.Header.Values("Accept"))
 	if err != nil {

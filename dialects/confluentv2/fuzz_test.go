@@ -2,7 +2,6 @@ package confluentv2
 
 import (
 	"encoding/json"
-	"errors"
 	"mime"
 	"net/http"
 	"net/http/httptest"
@@ -46,16 +45,17 @@ func FuzzRequest(f *testing.F) {
 			return // consume, answered by Consume with a broker
 		}
 
-		req, err := c.Decode(r, lim)
-		if errors.Is(err, dialects.ErrNotHandled) {
-			if isRoute && !rt.consume {
-				t.Fatalf("produce path %q passed on", r.URL.Path)
-			}
+		m := c.Match(r)
+		if (m.Op == dialects.OpProduce) != (isRoute && !rt.consume && method == http.MethodPost) {
+			t.Fatalf("%s %q matched as %v", method, r.URL.Path, m.Op)
+		}
+		if m.Op == dialects.OpMethodNotAllowed && m.Allow == "" {
+			t.Fatalf("%s %q: 405 without Allow", method, r.URL.Path)
+		}
+		if m.Op != dialects.OpProduce {
 			return
 		}
-		if !isRoute || rt.consume {
-			t.Fatalf("path %q is not a produce path, but Decode answered it (%v)", r.URL.Path, err)
-		}
+		req, err := c.Decode(r, m, lim)
 		if err != nil {
 			checkRefusal(t, r, requestVersion(r), err, 0)
 			return

@@ -49,30 +49,73 @@ type brokersJSON struct {
 var errNotAcceptable = &dialects.Error{Class: producer.ClassBadRequest, Status: http.StatusNotAcceptable, Code: http.StatusNotAcceptable,
 	Message: "HTTP 406 Not Acceptable: accept application/vnd.kafka.v2+json, application/vnd.kafka.v1+json, application/vnd.kafka+json or application/json"}
 
-// metadataPath reports whether r is a GET for one of the metadata endpoints.
-func metadataPath(r *http.Request) (route, bool) {
-	if r.Method != http.MethodGet {
-		return route{}, false
+// Confluent v2's endpoints, as Match tells them.
+const (
+	endpointProduce    uint8 = iota // POST /topics/{t}[/partitions/{p}]
+	endpointTopics                  // GET /topics
+	endpointBrokers                 // GET /brokers
+	endpointTopic                   // GET /topics/{t}
+	endpointPartitions              // GET /topics/{t}/partitions
+	endpointPartition               // GET /topics/{t}/partitions/{p}
+	endpointOffsets                 // GET /topics/{t}/partitions/{p}/offsets
+	endpointConsume                 // GET .../messages, /consume/..., a partition with ?offset
+)
+
+// Match claims Confluent v2's URL space: /topics, /brokers, /consume and
+// /consumers (whose consumer-group API this gateway does not serve: 404).
+// Partition consume answers only with consume set; without it, it is a
+// 404.
+func (c *ConfluentV2) Match(r *http.Request) dialects.Match {
+	p := r.URL.Path
+	first, _, _ := strings.Cut(strings.TrimPrefix(p, "/"), "/")
+	switch first {
+	case "topics", "brokers", "consume", "consumers":
+	default:
+		return dialects.Match{}
 	}
-	switch r.URL.Path {
-	case "/topics", "/topics/", "/brokers", "/brokers/":
-		return route{}, true
-	}
-	if strings.HasPrefix(r.URL.Path, "/topics/") && strings.HasSuffix(r.URL.Path, "/partitions") {
-		topic := strings.TrimSuffix(strings.TrimPrefix(r.URL.Path, "/topics/"), "/partitions")
-		if topic != "" && !strings.Contains(topic, "/") {
-			return route{topic: topic, consume: true}, true // consume marks the list here
+	get := func(e uint8, rt route) dialects.Match {
+		if r.Method != http.MethodGet {
+			return dialects.Match{Op: dialects.OpMethodNotAllowed, Allow: http.MethodGet}
 		}
-		return route{}, false
+		op := dialects.OpDescribe
+		if e == endpointOffsets || e == endpointConsume {
+			op = dialects.OpFetch
+		}
+		return dialects.Match{Op: op, Endpoint: e, Topic: rt.topic, Parts: [3]string{rt.partition}}
 	}
-	rt, ok := parseRoute(r.URL.Path)
-	if !ok || (rt.consume && rt.partition == "") {
-		return route{}, false
+	switch p {
+	case "/topics", "/topics/":
+		return get(endpointTopics, route{})
+	case "/brokers", "/brokers/":
+		return get(endpointBrokers, route{})
 	}
-	if rt.partition != "" && (rt.consume || r.URL.Query().Has("offset")) {
-		return route{}, false // a consume
+	if rest, ok := strings.CutSuffix(p, "/offsets"); ok {
+		if rt, ok := parseRoute(rest); ok && !rt.consume && rt.partition != "" {
+			return get(endpointOffsets, rt)
+		}
 	}
-	return rt, true
+	if rest, ok := strings.CutSuffix(p, "/partitions"); ok && strings.HasPrefix(rest, "/topics/") {
+		if topic := rest[len("/topics/"):]; topic != "" && !strings.Contains(topic, "/") {
+			return get(endpointPartitions, route{topic: topic})
+		}
+	}
+	rt, ok := parseRoute(p)
+	switch {
+	case !ok:
+		return dialects.Match{Op: dialects.OpNotFound}
+	case rt.consume || rt.partition != "" && r.Method == http.MethodGet && r.URL.Query().Has("offset"):
+		if !c.EnableConsume {
+			return dialects.Match{Op: dialects.OpNotFound}
+		}
+		return get(endpointConsume, rt)
+	case r.Method == http.MethodPost:
+		return dialects.Match{Op: dialects.OpProduce, Endpoint: endpointProduce, Body: true, Topic: rt.topic, Parts: [3]string{rt.partition}}
+	case r.Method != http.MethodGet:
+		return dialects.Match{Op: dialects.OpMethodNotAllowed, Allow: "GET, POST"}
+	case rt.partition != "":
+		return get(endpointPartition, rt)
+	}
+	return get(endpointTopic, rt)
 }
 
 // metaVersion is the version a metadata answer speaks: that of Accept's
@@ -114,18 +157,15 @@ func acceptsJSON(r *http.Request) bool {
 }
 
 // Discover answers the metadata endpoints.
-func (c *ConfluentV2) Discover(w http.ResponseWriter, r *http.Request, d dialects.Describer) error {
-	rt, ok := metadataPath(r)
-	if !ok {
-		return dialects.ErrNotHandled
-	}
+func (c *ConfluentV2) Discover(w http.ResponseWriter, r *http.Request, m dialects.Match, d dialects.Describer) error {
+	rt := route{topic: m.Topic, partition: m.Parts[0], consume: m.Endpoint == endpointPartitions}
 	if !acceptsJSON(r) {
 		return errNotAcceptable
 	}
 	ctx := r.Context()
 	var answer any
 	switch {
-	case strings.HasPrefix(r.URL.Path, "/brokers"):
+	case m.Endpoint == endpointBrokers:
 		info, err := d.Brokers(ctx)
 		if err != nil {
 			return err

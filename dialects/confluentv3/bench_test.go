@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -57,10 +58,11 @@ func BenchmarkReadStream(b *testing.B) {
 			b.SetBytes(int64(len(body)))
 			for b.Loop() {
 				q := make(chan []decoded, streamQueue/queueChunk)
-				bud := newBudget(streamQueueBytes)
+				bud := dialects.NewBudget(64 << 20)
+				var held atomic.Int64
 				go func() {
 					defer close(q)
-					readStream(context.Background(), bytes.NewReader(body), 1<<20, "t", q, nil, bud)
+					readStream(context.Background(), bytes.NewReader(body), 1<<20, "t", q, nil, bud, &held)
 				}()
 				n := 0
 				for chunk := range q {
@@ -68,7 +70,7 @@ func BenchmarkReadStream(b *testing.B) {
 						if d.err != nil {
 							b.Fatal(d.err)
 						}
-						bud.release(d.size)
+						bud.Release(int64(d.size))
 						n++
 					}
 				}

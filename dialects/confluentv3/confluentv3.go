@@ -155,8 +155,43 @@ const (
 	routeUnknown
 )
 
-// parseRoute recognizes this dialect's paths. It allocates nothing: every
-// request of the route is offered to it more than once.
+// Match claims the v3 URL space, /v3/clusters and /kafka/v3/clusters: the
+// records endpoints take POST (a records request without a declared length
+// is a stream), the others GET; any other path under them is a 404.
+func (c *ConfluentV3) Match(r *http.Request) dialects.Match {
+	rt := parseRoute(r.URL.Path)
+	m := dialects.Match{Endpoint: uint8(rt.kind), Topic: rt.topic, Parts: [3]string{rt.cluster, rt.partition, rt.prefix}}
+	switch rt.kind {
+	case routeNone:
+		return dialects.Match{}
+	case routeUnknown:
+		m.Op = dialects.OpNotFound
+	case routeRecords, routeBatch:
+		switch {
+		case r.Method != http.MethodPost:
+			m.Op, m.Allow = dialects.OpMethodNotAllowed, http.MethodPost
+		case rt.kind == routeRecords && r.ContentLength < 0:
+			m.Op, m.Body = dialects.OpStream, true
+		default:
+			m.Op, m.Body = dialects.OpProduce, true
+		}
+	default:
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			m.Op, m.Allow = dialects.OpMethodNotAllowed, http.MethodGet
+		} else {
+			m.Op = dialects.OpDescribe
+		}
+	}
+	return m
+}
+
+// routeOf is the route Match parsed.
+func routeOf(m dialects.Match) route {
+	return route{kind: routeKind(m.Endpoint), topic: m.Topic, cluster: m.Parts[0], partition: m.Parts[1], prefix: m.Parts[2]}
+}
+
+// parseRoute recognizes this dialect's paths. It allocates nothing: it
+// runs for every request of the route.
 func parseRoute(p string) route {
 	var rt route
 	if rest, ok := strings.CutPrefix(p, "/kafka/v3/clusters"); ok {
@@ -216,9 +251,6 @@ type target struct {
 // check refuses, before the body is read, a produce request to rt with the
 // wrong method or media type, or to a cluster or topic that is not there.
 func (c *ConfluentV3) check(r *http.Request, rt route, lim dialects.Route) (target, error) {
-	if r.Method != http.MethodPost {
-		return target{}, methodNotAllowed(http.MethodPost)
-	}
 	if !jsonMediaType(r.Header.Get("Content-Type")) {
 		return target{}, unsupportedMedia(r.Header.Get("Content-Type"))
 	}
@@ -244,11 +276,8 @@ func (c *ConfluentV3) check(r *http.Request, rt route, lim dialects.Route) (targ
 
 // Decode reads a records request with a declared length, whole, or a
 // records:batch request.
-func (c *ConfluentV3) Decode(r *http.Request, lim dialects.Route) (*dialects.Request, error) {
-	rt := parseRoute(r.URL.Path)
-	if rt.kind != routeRecords && rt.kind != routeBatch {
-		return nil, dialects.ErrNotHandled
-	}
+func (c *ConfluentV3) Decode(r *http.Request, m dialects.Match, lim dialects.Route) (*dialects.Request, error) {
+	rt := routeOf(m)
 	t, err := c.check(r, rt, lim)
 	if err != nil {
 		return nil, err
@@ -337,10 +366,9 @@ func jsonMediaType(ct string) bool {
 	return strings.EqualFold(strings.TrimSpace(mt), "application/json")
 }
 
-func methodNotAllowed(allow string) *dialects.Error {
-	return &dialects.Error{Class: producer.ClassBadRequest, Status: http.StatusMethodNotAllowed,
-		Code: http.StatusMethodNotAllowed, Message: "HTTP 405 Method Not Allowed", Allow: allow}
-}
+// errMethodNotAllowed is Jersey's 405, as Confluent answers it.
+var errMethodNotAllowed = &dialects.Error{Class: producer.ClassBadRequest, Status: http.StatusMethodNotAllowed,
+	Code: http.StatusMethodNotAllowed, Message: "HTTP 405 Method Not Allowed"}
 
 // unsupportedMedia is the 415 of a produce request whose Content-Type, ct,
 // is not JSON: it says which type to send.
@@ -410,7 +438,7 @@ func classify(err error) (status, code int, msg string) {
 		status, code, msg = http.StatusInternalServerError, http.StatusInternalServerError, msgInternal
 	default: // timeout, unavailable, other Kafka errors
 		status, code = http.StatusInternalServerError, codeKafka
-		if producer.Retriable(err) {
+		if dialects.Retriable(err) {
 			code = codeKafkaRetriable
 		}
 	}
@@ -426,13 +454,13 @@ func classify(err error) (status, code int, msg string) {
 
 // WriteError writes {"error_code": N, "message": "..."}.
 func (c *ConfluentV3) WriteError(w http.ResponseWriter, r *http.Request, err error) {
-	if e := dialects.ErrorOf(err); e.Allow != "" {
-		w.Header().Set("Allow", e.Allow)
+	switch {
+	case errors.Is(err, dialects.ErrNotFound):
+		err = errNotFound
+	case errors.Is(err, dialects.ErrMethodNotAllowed):
+		err = errMethodNotAllowed
 	}
 	status, code, msg := classify(err)
-	if (status == http.StatusTooManyRequests || code == codeKafkaRetriable) && w.Header().Get("Retry-After") == "" {
-		w.Header().Set("Retry-After", "1")
-	}
 	_ = dialects.WriteJSON(w, status, "application/json", errorBody{ErrorCode: code, Message: msg})
 }
 

@@ -88,17 +88,8 @@ var errNotFound = &dialects.Error{Class: producer.ClassBadRequest, Status: http.
 	Message: "HTTP 404 Not Found: this gateway serves /v3/clusters, a cluster, its topics, a topic, its partitions, a partition, and POST .../records and .../records:batch"}
 
 // Discover answers the read-only discovery endpoints.
-func (c *ConfluentV3) Discover(w http.ResponseWriter, r *http.Request, d dialects.Describer) error {
-	rt := parseRoute(r.URL.Path)
-	switch rt.kind {
-	case routeNone, routeRecords, routeBatch:
-		return dialects.ErrNotHandled
-	case routeUnknown:
-		return errNotFound
-	}
-	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		return methodNotAllowed(http.MethodGet)
-	}
+func (c *ConfluentV3) Discover(w http.ResponseWriter, r *http.Request, m dialects.Match, d dialects.Describer) error {
+	rt := routeOf(m)
 	clusterID, err := c.clusterID(r.Context(), d.ClusterID)
 	if err != nil {
 		return err

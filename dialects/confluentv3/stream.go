@@ -5,37 +5,29 @@ import (
 	"errors"
 	"io"
 	"net/http"
-	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/caddy-kafka/caddy-kafka/dialects"
 	"github.com/caddy-kafka/caddy-kafka/producer"
 )
 
-// Streaming bounds: records read ahead of their reports, by count and by
-// bytes.
+// Streaming bounds: records read ahead of their reports, by count (per
+// stream; the route's StreamBuffer bounds the bytes of all its streams).
 const (
-	streamQueue      = 1024
-	streamQueueBytes = 64 << 20
+	streamQueue = 1024
 	// queueChunk is the most records the reader hands over at once; it
 	// hands over fewer rather than wait for the client.
 	queueChunk = 64
 )
 
 // Stream starts a records request without a declared length as a stream.
-func (c *ConfluentV3) Stream(w http.ResponseWriter, r *http.Request, lim dialects.Route) (dialects.Stream, error) {
-	if r.ContentLength >= 0 || r.Method != http.MethodPost {
-		return nil, nil // Decode answers it
-	}
-	rt := parseRoute(r.URL.Path)
-	if rt.kind != routeRecords {
-		return nil, nil
-	}
-	t, err := c.check(r, rt, lim)
+func (c *ConfluentV3) Stream(w http.ResponseWriter, r *http.Request, m dialects.Match, lim dialects.Route) (dialects.Stream, error) {
+	t, err := c.check(r, routeOf(m), lim)
 	if err != nil {
 		return nil, err
 	}
-	s := newStream(w, r, lim.MaxBody, t)
+	s := newStream(w, r, lim.MaxBody, lim.StreamBuffer, t)
 	s.st.schemas, s.st.ctx = lim.Schemas, r.Context()
 	return s, nil
 }
@@ -49,7 +41,8 @@ type stream struct {
 	r      *http.Request
 	q      chan []decoded
 	free   chan []decoded // chunks Next is done with, for the reader to reuse
-	bud    *budget
+	bud    *dialects.Budget
+	held   atomic.Int64 // the bytes of bud this stream holds
 	cancel context.CancelFunc
 	done   chan struct{} // closed when the reader returns
 	st     *state
@@ -63,7 +56,7 @@ type stream struct {
 	out     []byte    // Write's buffer, reused for every batch
 }
 
-func newStream(w http.ResponseWriter, r *http.Request, maxRecord int64, t target) *stream {
+func newStream(w http.ResponseWriter, r *http.Request, maxRecord int64, bud *dialects.Budget, t target) *stream {
 	rc := http.NewResponseController(w)
 	_ = rc.EnableFullDuplex() // HTTP/2 is always full duplex and says so with an error
 	if r.ProtoMajor == 1 {
@@ -81,7 +74,7 @@ func newStream(w http.ResponseWriter, r *http.Request, maxRecord int64, t target
 		r:      r,
 		q:      make(chan []decoded, streamQueue/queueChunk),
 		free:   make(chan []decoded, streamQueue/queueChunk+1),
-		bud:    newBudget(streamQueueBytes),
+		bud:    bud,
 		cancel: cancel,
 		done:   make(chan struct{}),
 		st:     newState(t.clusterID, t.topic),
@@ -89,7 +82,7 @@ func newStream(w http.ResponseWriter, r *http.Request, maxRecord int64, t target
 	go func() {
 		defer close(s.done)
 		defer close(s.q)
-		readStream(ctx, r.Body, maxRecord, t.topic, s.q, s.free, s.bud)
+		readStream(ctx, r.Body, maxRecord, t.topic, s.q, s.free, s.bud, &s.held)
 	}()
 	return s
 }
@@ -174,7 +167,8 @@ func (s *stream) Write(req *dialects.Request, results []producer.Result, err err
 	}
 	st := req.State.(*state)
 	s.out = st.appendReports(s.out[:0], req, results, err)
-	s.bud.release(st.queued)
+	s.held.Add(-int64(st.queued))
+	s.bud.Release(int64(st.queued))
 	if _, err := s.w.Write(s.out); err != nil {
 		return err
 	}
@@ -184,13 +178,15 @@ func (s *stream) Write(req *dialects.Request, results []producer.Result, err err
 // Close stops the reader and waits for it.
 func (s *stream) Close() {
 	s.cancel()
-	s.bud.close()
 	if !s.ended {
 		// The reader may be blocked reading a body the client keeps
 		// open: unblock it so that it ends before the handler does.
 		_ = s.rc.SetReadDeadline(time.Now())
 	}
 	<-s.done
+	// Records read but never reported (the stream ended early) give their
+	// bytes back to the route's streams.
+	s.bud.Release(s.held.Swap(0))
 }
 
 var errReadBody = &dialects.Error{Class: producer.ClassBadRequest, Message: "reading request body failed"}
@@ -200,7 +196,7 @@ var errReadBody = &dialects.Error{Class: producer.ClassBadRequest, Message: "rea
 // to queueChunk records, and what it holds before it waits for the body or
 // the budget: a client that waits for a report before it sends more gets it.
 // It reuses the chunks Next sends back on free.
-func readStream(ctx context.Context, body io.Reader, maxBody int64, topic string, q chan<- []decoded, free <-chan []decoded, bud *budget) {
+func readStream(ctx context.Context, body io.Reader, maxBody int64, topic string, q chan<- []decoded, free <-chan []decoded, bud *dialects.Budget, held *atomic.Int64) {
 	var chunk []decoded
 	send := func() bool {
 		if len(chunk) == 0 {
@@ -233,9 +229,10 @@ func readStream(ctx context.Context, body io.Reader, maxBody int64, topic string
 		default:
 			return // the client went away, or the handler is ending
 		}
-		if !bud.tryAcquire(d.size) && (!send() || !bud.acquire(d.size)) {
+		if !bud.TryAcquire(int64(d.size)) && (!send() || !bud.Acquire(ctx, int64(d.size))) {
 			return
 		}
+		held.Add(int64(d.size))
 		if chunk == nil {
 			select {
 			case chunk = <-free:
@@ -251,57 +248,4 @@ func readStream(ctx context.Context, body io.Reader, maxBody int64, topic string
 			return
 		}
 	}
-}
-
-// budget bounds the bytes of records read ahead of their reports.
-type budget struct {
-	mu     sync.Mutex
-	cond   sync.Cond
-	used   int
-	max    int
-	closed bool
-}
-
-func newBudget(max int) *budget {
-	b := &budget{max: max}
-	b.cond.L = &b.mu
-	return b
-}
-
-// tryAcquire takes n bytes if they fit (always, when nothing is queued)
-// without waiting, and reports whether it did.
-func (b *budget) tryAcquire(n int) bool {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.closed || (b.used > 0 && b.used+n > b.max) {
-		return false
-	}
-	b.used += n
-	return true
-}
-
-// acquire waits until n bytes fit (always, when nothing is queued) and takes
-// them; false once the budget is closed.
-func (b *budget) acquire(n int) bool {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	for !b.closed && b.used > 0 && b.used+n > b.max {
-		b.cond.Wait()
-	}
-	b.used += n
-	return !b.closed
-}
-
-func (b *budget) release(n int) {
-	b.mu.Lock()
-	b.used -= n
-	b.mu.Unlock()
-	b.cond.Broadcast()
-}
-
-func (b *budget) close() {
-	b.mu.Lock()
-	b.closed = true
-	b.mu.Unlock()
-	b.cond.Broadcast()
 }

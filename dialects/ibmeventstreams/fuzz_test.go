@@ -3,9 +3,9 @@ package ibmeventstreams
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/caddy-kafka/caddy-kafka/dialects"
@@ -38,16 +38,17 @@ func FuzzRequest(f *testing.F) {
 			return
 		}
 		topic, isRoute := topicOf(r.URL.Path)
-		req, err := EventStreams{}.Decode(r, lim)
-		if errors.Is(err, dialects.ErrNotHandled) {
-			if isRoute {
-				t.Fatalf("produce path %q passed on", r.URL.Path)
+		m := EventStreams{}.Match(r)
+		if isRoute != (m.Op == dialects.OpProduce || m.Op == dialects.OpMethodNotAllowed) {
+			t.Fatalf("path %q: produce path %v, but matched as %v", r.URL.Path, isRoute, m.Op)
+		}
+		if m.Op != dialects.OpProduce {
+			if m.Op == dialects.OpPass && strings.HasPrefix(r.URL.Path, "/topics/") {
+				t.Fatalf("path %q in Event Streams' URL space passed on", r.URL.Path)
 			}
 			return
 		}
-		if !isRoute {
-			t.Fatalf("path %q is not a produce path, but Decode answered it (%v)", r.URL.Path, err)
-		}
+		req, err := EventStreams{}.Decode(r, m, lim)
 		if err != nil {
 			w := httptest.NewRecorder()
 			EventStreams{}.WriteError(w, r, err)

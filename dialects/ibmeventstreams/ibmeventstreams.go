@@ -69,7 +69,6 @@ package ibmeventstreams
 import (
 	"encoding/hex"
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -137,16 +136,27 @@ type schemaQuery struct {
 	validate bool
 }
 
+// Match claims Event Streams' URL space, /topics/...: POST
+// /topics/{topic}/records produces, any other method there is a 405, any
+// other path under /topics a 404.
+func (EventStreams) Match(r *http.Request) dialects.Match {
+	if r.URL.Path != "/topics" && !strings.HasPrefix(r.URL.Path, "/topics/") {
+		return dialects.Match{}
+	}
+	topic, ok := topicOf(r.URL.Path)
+	switch {
+	case !ok:
+		return dialects.Match{Op: dialects.OpNotFound}
+	case r.Method != http.MethodPost:
+		return dialects.Match{Op: dialects.OpMethodNotAllowed, Allow: http.MethodPost}
+	}
+	return dialects.Match{Op: dialects.OpProduce, Body: true, Topic: topic}
+}
+
 // Decode reads one record: the body is the value, the query has the key and
 // headers.
-func (EventStreams) Decode(r *http.Request, lim dialects.Route) (*dialects.Request, error) {
-	topic, ok := topicOf(r.URL.Path)
-	if !ok {
-		return nil, fmt.Errorf("path %q: %w", r.URL.Path, dialects.ErrNotHandled)
-	}
-	if r.Method != http.MethodPost {
-		return nil, &dialects.Error{Class: producer.ClassBadRequest, Status: http.StatusMethodNotAllowed, Message: "method not allowed: use POST"}
-	}
+func (EventStreams) Decode(r *http.Request, m dialects.Match, lim dialects.Route) (*dialects.Request, error) {
+	topic := m.Topic
 	if len(r.RequestURI) > MaxURILength || len(r.URL.RawQuery) > MaxURILength {
 		return nil, &dialects.Error{Class: producer.ClassBadRequest, Status: http.StatusRequestURITooLong,
 			Message: "The total length of the URI must not exceed 10Kb"}
@@ -447,9 +457,6 @@ func (EventStreams) WriteError(w http.ResponseWriter, r *http.Request, err error
 	code, msg := status(e)
 	if e.Status != 0 {
 		code, msg = e.Status, e.Message
-	}
-	if code == http.StatusMethodNotAllowed {
-		w.Header().Set("Allow", http.MethodPost)
 	}
 	body := errorBody{ErrorCode: code, Message: msg, Error: errorDetail{ErrorCode: code, Message: msg, Incident: incident(r)}}
 	body.Error.KafkaErrorCode, _ = producer.KafkaCode(err)

@@ -382,14 +382,46 @@ func TestBadRequests(t *testing.T) {
 	}
 }
 
-func TestOtherPathsPassThrough(t *testing.T) {
+// Inside Event Streams' URL space (/topics/...) a path it does not serve
+// is a 404 and a method it does not allow a 405 with Allow, in its error
+// format: never the next handler's empty 200, which a client checking only
+// the status would take for a delivery. Other paths go to the next handler.
+func TestUnknownPaths(t *testing.T) {
 	g := newGateway(t, "", "")
-	for _, p := range []string{"/topics/x", "/topics//records", "/topics/a/b/records", "/other"} {
-		resp, body := post(t, g, esKey, p, "text/plain", "x")
-		// Nothing after kafka_rest: Caddy's empty 200.
-		if resp.StatusCode != http.StatusOK || len(body) != 0 {
-			t.Fatalf("%s: status %d body %q, want the next handler's empty 200", p, resp.StatusCode, body)
+	for _, tc := range []struct {
+		method, path string
+		status       int
+	}{
+		{"POST", "/topics/x", 404},
+		{"POST", "/topics/x/records/extra", 404},
+		{"POST", "/topics//records", 404},
+		{"POST", "/topics/a/b/records", 404},
+		{"POST", "/topics", 404},
+		{"GET", "/topics/x/records", 405},
+		{"PUT", "/topics/x/records", 405},
+	} {
+		h := http.Header{"Content-Type": {"text/plain"}, "Authorization": {"Bearer " + esKey}}
+		resp, body := g.Do(t, tc.method, tc.path, h, "x")
+		var e struct {
+			ErrorCode int `json:"error_code"`
+			Error     struct {
+				ErrorCode int `json:"error_code"`
+			} `json:"error"`
 		}
+		if resp.StatusCode != tc.status || json.Unmarshal(body, &e) != nil || e.ErrorCode != tc.status || e.Error.ErrorCode != tc.status {
+			t.Fatalf("%s %s: status %d body %q, want %d in Event Streams' format", tc.method, tc.path, resp.StatusCode, body, tc.status)
+		}
+		if tc.status == 405 && resp.Header.Get("Allow") != "POST" {
+			t.Fatalf("%s %s: Allow %q", tc.method, tc.path, resp.Header.Get("Allow"))
+		}
+	}
+	// Outside it: Caddy's empty 200, after kafka_rest.
+	resp, body := post(t, g, esKey, "/other", "text/plain", "x")
+	if resp.StatusCode != http.StatusOK || len(body) != 0 {
+		t.Fatalf("/other: status %d body %q, want the next handler's empty 200", resp.StatusCode, body)
+	}
+	if recs := g.Records(t, "x", 0); len(recs) != 0 {
+		t.Fatalf("%d records written by unknown paths", len(recs))
 	}
 }
 

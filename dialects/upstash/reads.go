@@ -2,7 +2,6 @@ package upstash
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -42,33 +41,17 @@ import (
 //   - The consumer-group endpoints (/consume, /commit, /committed,
 //     /consumers, /delete-consumer) answer 501: this gateway keeps no
 //     consumer state.
-//   - A body over 1 MiB is 413; malformed JSON, a missing field or a
-//     negative partition or offset is 400.
-
-const maxReadBody = 1 << 20
-
-// minFetchDeadline is the least time a fetch is given, whatever its
-// timeout: the metadata lookups it makes first take a few round trips.
-const minFetchDeadline = 200 * time.Millisecond
+//   - A body over the route's max_body is 413; malformed JSON, a missing
+//     field or a negative partition or offset is 400.
 
 // errGroups answers the consumer-group endpoints.
 var errGroups = &dialects.Error{Class: producer.ClassBadRequest, Status: http.StatusNotImplemented,
 	Message: "consumer groups are not supported by this gateway, which keeps no consumer state: read with /fetch (topic, partition, offset) and track offsets in the client"}
 
 // Discover answers GET /topics and the consumer-group endpoints.
-func (Upstash) Discover(w http.ResponseWriter, r *http.Request, d dialects.Describer) error {
-	switch first, _, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/"), "/"); first {
-	case "consume", "commit", "committed", "consumers", "delete-consumer":
+func (Upstash) Discover(w http.ResponseWriter, r *http.Request, m dialects.Match, d dialects.Describer) error {
+	if m.Endpoint == endpointGroups {
 		return errGroups
-	case "topics":
-		if r.URL.Path != "/topics" {
-			return dialects.ErrNotHandled
-		}
-	default:
-		return dialects.ErrNotHandled
-	}
-	if r.Method != http.MethodGet {
-		return errGetOnly
 	}
 	info, err := d.Describe(r.Context())
 	if err != nil {
@@ -87,31 +70,17 @@ func (Upstash) Discover(w http.ResponseWriter, r *http.Request, d dialects.Descr
 	return writeJSON(w, b)
 }
 
-// Consume answers /fetch and /offsets/{timestamp}.
-func (Upstash) Consume(w http.ResponseWriter, r *http.Request, f dialects.Fetcher) error {
-	var ts string
-	switch {
-	case r.URL.Path == "/fetch":
-	case strings.HasPrefix(r.URL.Path, "/offsets/") && !strings.Contains(r.URL.Path[len("/offsets/"):], "/"):
-		ts = r.URL.Path[len("/offsets/"):]
-	default:
-		return dialects.ErrNotHandled
-	}
-	if r.Method != http.MethodGet && r.Method != http.MethodPost {
-		return errGetOrPost
-	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, maxReadBody+1))
+// Consume answers /fetch and /offsets/{timestamp}. The body is bounded by
+// the route's max_body.
+func (Upstash) Consume(w http.ResponseWriter, r *http.Request, m dialects.Match, f dialects.Fetcher) error {
+	body, err := dialects.ReadBody(r)
 	if err != nil {
-		return dialects.Errorf(producer.ClassBadRequest, "reading the request body: %v", err)
+		return err
 	}
-	if len(body) > maxReadBody {
-		return &dialects.Error{Class: producer.ClassTooLarge, Status: http.StatusRequestEntityTooLarge,
-			Message: fmt.Sprintf("request body over %d bytes (1 MiB)", maxReadBody)}
-	}
-	if r.URL.Path == "/fetch" {
+	if m.Endpoint == endpointFetch {
 		return fetch(w, r, f, body)
 	}
-	return offsets(w, r, f, ts, body)
+	return offsets(w, r, f, m.Parts[0], body)
 }
 
 // fetchRequest is @upstash/kafka's FetchRequest.
@@ -134,13 +103,7 @@ func fetch(w http.ResponseWriter, r *http.Request, f dialects.Fetcher, body []by
 	if err != nil {
 		return err
 	}
-	// FetchMany waits until a quarter before its deadline. The deadline
-	// also bounds the metadata lookups before the wait: a client's timeout
-	// of a few milliseconds must still leave them time, or a missing topic
-	// would be a 504 instead of a 404.
-	ctx, cancel := context.WithTimeout(r.Context(), max(wait*4/3+time.Millisecond, minFetchDeadline))
-	defer cancel()
-	parts, err := f.FetchMany(ctx, positions, 1<<20, 64<<20)
+	parts, err := f.FetchMany(r.Context(), positions, wait, 1<<20, 64<<20)
 	if err != nil {
 		return err
 	}

@@ -45,8 +45,6 @@
 package upstash
 
 import (
-	"errors"
-	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -74,25 +72,70 @@ func (Upstash) CaddyModule() caddy.ModuleInfo {
 	}
 }
 
-var (
-	errGetOnly    = &dialects.Error{Class: producer.ClassBadRequest, Status: http.StatusMethodNotAllowed, Message: "method not allowed: use GET"}
-	errGetOrPost  = &dialects.Error{Class: producer.ClassBadRequest, Status: http.StatusMethodNotAllowed, Message: "method not allowed: use GET or POST"}
-	errNotProduce = fmt.Errorf("upstash: not a produce path: %w", dialects.ErrNotHandled)
+// Upstash's endpoints, as Match tells them.
+const (
+	endpointProduce    uint8 = iota // POST /produce, GET|POST /produce/{topic}
+	endpointProduceGet              // GET /produce/{topic}/{message}
+	endpointFetch                   // GET|POST /fetch
+	endpointOffsets                 // GET|POST /offsets/{timestamp}
+	endpointTopics                  // GET /topics
+	endpointGroups                  // the consumer-group endpoints: 501
 )
+
+// Match claims Upstash's URL space: /produce, /fetch, /offsets, /topics and
+// the consumer-group endpoints (/consume, /commit, /committed, /consumers,
+// /delete-consumer, answered 501). Other paths under them are 404s.
+func (Upstash) Match(r *http.Request) dialects.Match {
+	p := r.URL.EscapedPath()
+	first, rest, _ := strings.Cut(strings.TrimPrefix(p, "/"), "/")
+	getOrPost := r.Method == http.MethodGet || r.Method == http.MethodPost
+	switch first {
+	case "produce":
+		topic, message, segments, ok := parsePath(p)
+		switch {
+		case !ok:
+			return dialects.Match{Op: dialects.OpNotFound}
+		case segments == 2 && r.Method != http.MethodGet:
+			return dialects.Match{Op: dialects.OpMethodNotAllowed, Allow: http.MethodGet}
+		case segments == 2:
+			return dialects.Match{Op: dialects.OpProduce, Endpoint: endpointProduceGet, Topic: topic, Parts: [3]string{message}}
+		case !getOrPost:
+			return dialects.Match{Op: dialects.OpMethodNotAllowed, Allow: "GET, POST"}
+		}
+		return dialects.Match{Op: dialects.OpProduce, Endpoint: endpointProduce, Body: true, Topic: topic}
+	case "fetch", "offsets":
+		if first == "fetch" && p != "/fetch" || first == "offsets" && (rest == "" || strings.Contains(rest, "/")) {
+			return dialects.Match{Op: dialects.OpNotFound}
+		}
+		if !getOrPost {
+			return dialects.Match{Op: dialects.OpMethodNotAllowed, Allow: "GET, POST"}
+		}
+		if first == "fetch" {
+			return dialects.Match{Op: dialects.OpFetch, Endpoint: endpointFetch, Body: true}
+		}
+		return dialects.Match{Op: dialects.OpFetch, Endpoint: endpointOffsets, Body: true, Parts: [3]string{r.URL.Path[len("/offsets/"):]}}
+	case "topics":
+		switch {
+		case p != "/topics":
+			return dialects.Match{Op: dialects.OpNotFound}
+		case r.Method != http.MethodGet:
+			return dialects.Match{Op: dialects.OpMethodNotAllowed, Allow: http.MethodGet}
+		}
+		return dialects.Match{Op: dialects.OpDescribe, Endpoint: endpointTopics}
+	case "consume", "commit", "committed", "consumers", "delete-consumer":
+		return dialects.Match{Op: dialects.OpDescribe, Endpoint: endpointGroups}
+	}
+	return dialects.Match{}
+}
 
 // single marks a request answered with one metadata object, not an array.
 type single struct{}
 
 // Decode reads one of the three produce forms.
-func (Upstash) Decode(r *http.Request, lim dialects.Route) (*dialects.Request, error) {
-	topic, message, segments, ok := parsePath(r.URL.EscapedPath())
-	if !ok {
-		return nil, errNotProduce
-	}
-	if segments == 2 {
-		if r.Method != http.MethodGet {
-			return nil, errGetOnly
-		}
+func (Upstash) Decode(r *http.Request, m dialects.Match, lim dialects.Route) (*dialects.Request, error) {
+	topic := m.Topic
+	if m.Endpoint == endpointProduceGet {
+		message := m.Parts[0]
 		var err error
 		if topic, err = url.PathUnescape(topic); err != nil {
 			return nil, dialects.Errorf(producer.ClassBadRequest, "invalid escape in the topic")
@@ -106,10 +149,7 @@ func (Upstash) Decode(r *http.Request, lim dialects.Route) (*dialects.Request, e
 		}
 		return &dialects.Request{Records: []producer.Message{m}, State: single{}}, nil
 	}
-	if r.Method != http.MethodGet && r.Method != http.MethodPost {
-		return nil, errGetOrPost
-	}
-	if segments == 1 {
+	if topic != "" {
 		var err error
 		if topic, err = url.PathUnescape(topic); err != nil {
 			return nil, dialects.Errorf(producer.ClassBadRequest, "invalid escape in the topic")
@@ -204,15 +244,6 @@ func appendMetadata(b []byte, topic string, res producer.Result) []byte {
 
 // WriteError writes {"error": "...", "status": N}.
 func (Upstash) WriteError(w http.ResponseWriter, r *http.Request, err error) {
-	var e *dialects.Error
-	if errors.As(err, &e) {
-		switch e {
-		case errGetOnly:
-			w.Header().Set("Allow", "GET")
-		case errGetOrPost:
-			w.Header().Set("Allow", "GET, POST")
-		}
-	}
 	dialects.WriteSimpleError(w, err)
 }
 

@@ -314,10 +314,39 @@ func TestErrors(t *testing.T) {
 		}
 	})
 	t.Run("other paths go to the next handler", func(t *testing.T) {
-		for _, p := range []string{"/producer", "/produce/", "/produce/greetings/", "/produce/greetings/a/b", "/fetch/x", "/offsets/1/2", "/topics/x", "/"} {
+		for _, p := range []string{"/producer", "/"} {
 			resp, body := do(t, g, "GET", p, "")
 			if resp.StatusCode != 404 || string(body) != "next handler" {
 				t.Errorf("%s: got %d %s, want the next handler's 404", p, resp.StatusCode, body)
+			}
+		}
+	})
+	// Inside Upstash's URL space an unknown path is a 404 and a wrong
+	// method a 405 with Allow, in Upstash's format.
+	t.Run("unknown paths and methods", func(t *testing.T) {
+		for _, tc := range []struct {
+			method, path string
+			status       int
+			allow        string
+		}{
+			{"GET", "/produce/", 404, ""},
+			{"GET", "/produce/greetings/", 404, ""},
+			{"GET", "/produce/greetings/a/b", 404, ""},
+			{"POST", "/fetch/x", 404, ""},
+			{"GET", "/offsets/1/2", 404, ""},
+			{"GET", "/topics/x", 404, ""},
+			{"DELETE", "/produce/greetings", 405, "GET, POST"},
+			{"POST", "/produce/greetings/hello", 405, "GET"},
+			{"POST", "/topics", 405, "GET"},
+			{"PUT", "/fetch", 405, "GET, POST"},
+		} {
+			resp, body := do(t, g, tc.method, tc.path, "")
+			var e dialects.SimpleError
+			if resp.StatusCode != tc.status || json.Unmarshal(body, &e) != nil || e.Status != tc.status || e.Error == "" {
+				t.Errorf("%s %s: got %d %s, want %d in Upstash's format", tc.method, tc.path, resp.StatusCode, body, tc.status)
+			}
+			if resp.Header.Get("Allow") != tc.allow {
+				t.Errorf("%s %s: Allow %q, want %q", tc.method, tc.path, resp.Header.Get("Allow"), tc.allow)
 			}
 		}
 	})

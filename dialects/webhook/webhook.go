@@ -111,11 +111,17 @@ func (wh *Webhook) Validate() error {
 	return nil
 }
 
-// Decode reads the body into one record, or one per line.
-func (wh *Webhook) Decode(r *http.Request, lim dialects.Route) (*dialects.Request, error) {
+// Match claims every request of the route: POST and PUT produce, other
+// methods are a 405.
+func (wh *Webhook) Match(r *http.Request) dialects.Match {
 	if r.Method != http.MethodPost && r.Method != http.MethodPut {
-		return nil, &dialects.Error{Class: producer.ClassBadRequest, Status: http.StatusMethodNotAllowed, Message: "method not allowed: use POST or PUT"}
+		return dialects.Match{Op: dialects.OpMethodNotAllowed, Allow: "POST, PUT"}
 	}
+	return dialects.Match{Op: dialects.OpProduce, Body: true}
+}
+
+// Decode reads the body into one record, or one per line.
+func (wh *Webhook) Decode(r *http.Request, _ dialects.Match, lim dialects.Route) (*dialects.Request, error) {
 	repl, _ := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
 	if repl == nil {
 		repl = caddy.NewReplacer()
@@ -280,10 +286,6 @@ func appendMetadata(buf []byte, topic string, res producer.Result) []byte {
 
 // WriteError writes {"error": "...", "status": N}.
 func (wh *Webhook) WriteError(w http.ResponseWriter, r *http.Request, err error) {
-	var e *dialects.Error
-	if errors.As(err, &e) && e.Status == http.StatusMethodNotAllowed {
-		w.Header().Set("Allow", "POST, PUT")
-	}
 	dialects.WriteSimpleError(w, err)
 }
 

@@ -139,6 +139,10 @@ func (g *Gateway) Load(t testing.TB, caddyfile string) {
 	if err := caddy.Load(cfg, true); err != nil {
 		t.Fatalf("loading config: %v", err)
 	}
+	// The old servers close their idle connections as the new config takes
+	// over: a POST sent on one of them would be reset, and Go's client
+	// retries only idempotent requests. Start the next ones afresh.
+	http.DefaultClient.CloseIdleConnections()
 	g.Caddyfile = caddyfile
 }
 

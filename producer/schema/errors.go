@@ -68,9 +68,6 @@ type Error struct {
 func (e *Error) Error() string { return e.Msg }
 func (e *Error) Unwrap() error { return e.Cause }
 
-// Retriable reports whether trying again later may succeed.
-func (e *Error) Retriable() bool { return e.Kind == KindUnavailable }
-
 // KindOf classifies err; an error this package did not return is KindRegistry.
 func KindOf(err error) Kind {
 	if err == nil {
@@ -82,9 +79,6 @@ func KindOf(err error) Kind {
 	}
 	return KindRegistry
 }
-
-// Retriable reports whether err is a schema failure worth retrying.
-func Retriable(err error) bool { return KindOf(err) == KindUnavailable }
 
 func errorf(k Kind, format string, args ...any) error {
 	return &Error{Kind: k, Msg: fmt.Sprintf(format, args...)}

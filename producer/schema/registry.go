@@ -179,7 +179,7 @@ func (r *Registry) cached(ctx context.Context, k lookupKey, fetch func(context.C
 	switch {
 	case err == nil:
 		return fresh, nil
-	case ok && Retriable(err):
+	case ok && KindOf(err) == KindUnavailable: // the registry is away: serve what was cached
 		return l, nil
 	case ok:
 		// The registry said no (a deleted subject or version): forget it.

@@ -1,4 +1,4 @@
-package caddymodule
+package ibmeventstreams
 
 import (
 	"crypto/sha256"
@@ -14,8 +14,6 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp/caddyauth"
-
-	"github.com/caddy-kafka/caddy-kafka/dialects/ibmeventstreams"
 )
 
 func init() {
@@ -25,7 +23,8 @@ func init() {
 }
 
 // APIKey authenticates clients by API key, as IBM Event Streams' REST
-// producer does: "Authorization: Bearer <key>", or HTTP Basic with the user
+// producer does (it lives with the dialect whose scheme and 401 body it
+// speaks, so that caddymodule imports no dialect): "Authorization: Bearer <key>", or HTTP Basic with the user
 // "token" and the key as password. A key's name becomes
 // {http.auth.user.id}, so "topics {http.auth.user.id}-*" in kafka_rest gives
 // each key its own topics.
@@ -109,7 +108,7 @@ func (a *APIKey) Authenticate(w http.ResponseWriter, r *http.Request) (caddyauth
 		}
 	}
 	w.Header().Set("WWW-Authenticate", `Bearer realm="kafka"`)
-	ibmeventstreams.WriteStatusError(w, r, http.StatusUnauthorized, "Unauthorized: the API key is missing or not valid")
+	WriteStatusError(w, r, http.StatusUnauthorized, "Unauthorized: the API key is missing or not valid")
 	return caddyauth.User{}, false, nil
 }
 

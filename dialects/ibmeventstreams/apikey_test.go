@@ -1,4 +1,4 @@
-package caddymodule
+package ibmeventstreams
 
 import (
 	"context"
@@ -13,8 +13,6 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig"
 	_ "github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
-
-	_ "github.com/caddy-kafka/caddy-kafka/dialects/ibmeventstreams"
 )
 
 func sha(key string) string {

@@ -1,0 +1,74 @@
+package caddymodule
+
+import (
+	"net/http"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/caddy-kafka/caddy-kafka/dialects"
+	"github.com/caddy-kafka/caddy-kafka/producer"
+)
+
+// retryAfter sets Retry-After, the one way every answer gets it, when the
+// request may succeed if sent again unchanged, later: for err, a failure
+// of the whole request, or for the first failed record of results.
+func retryAfter(w http.ResponseWriter, err error, results []producer.Result) {
+	if err == nil {
+		for i := range results {
+			if results[i].Err != nil {
+				err = results[i].Err
+				if dialects.Retriable(err) {
+					break
+				}
+			}
+		}
+	}
+	if err != nil && dialects.Retriable(err) {
+		w.Header().Set("Retry-After", "1")
+	}
+}
+
+// fail writes err in the dialect's format, with Retry-After on every
+// failure that the same request may overcome later unchanged: overload,
+// Kafka unavailable or timing out, the gateway failing to authenticate.
+func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error, records int) {
+	err = h.unreachable(err)
+	e := dialects.ErrorOf(err)
+	retryAfter(w, err, nil)
+	if e.Allow != "" {
+		w.Header().Set("Allow", e.Allow)
+	}
+	h.annotate(r, "", 0, e.Class)
+	h.metrics.failed(e.Class, records)
+	if records > 0 {
+		if info := infoOf(r); info != nil {
+			info.records = records
+		}
+	}
+	if e.Class == producer.ClassInternal || e.Class == producer.ClassKafka {
+		h.logger.Error("request failed", zap.String("dialect", h.dialName), zap.String("cluster", h.cluster), zap.Error(err))
+	}
+	h.dialect.WriteError(w, r, err)
+}
+
+// unreachable tells a failure that only shows the cluster being unreachable
+// (a timeout waiting for a broker that does not answer) as what it is, when
+// the health check knows: the client gets the dialect's unavailable status,
+// with a pointer to the admin API that knows why. Other errors pass as they
+// are.
+func (h *Handler) unreachable(err error) error {
+	switch dialects.ErrorOf(err).Class {
+	case producer.ClassTimeout, producer.ClassUnavailable:
+	default:
+		return err
+	}
+	if h.client.obs == nil {
+		return err
+	}
+	st := h.client.obs.snapshot()
+	if st.State != stateUnreachable {
+		return err
+	}
+	return dialects.Unavailable(st.Since.UTC().Format(time.RFC3339), err)
+}
