@@ -73,6 +73,12 @@ func (c *ConfluentV2) Match(r *http.Request) dialects.Match {
 	default:
 		return dialects.Match{}
 	}
+	if r.Method == http.MethodPost {
+		// The produce paths first: the one request a route sees most.
+		if rt, ok := parseRoute(p); ok && !rt.consume {
+			return dialects.Match{Op: dialects.OpProduce, Endpoint: endpointProduce, Body: true, Topic: rt.topic, Parts: [3]string{rt.partition}}
+		}
+	}
 	get := func(e uint8, rt route) dialects.Match {
 		if r.Method != http.MethodGet {
 			return dialects.Match{Op: dialects.OpMethodNotAllowed, Allow: http.MethodGet}
