@@ -308,6 +308,10 @@ func TestMetricsOfCapabilities(t *testing.T) {
 		{"caddy_kafka_requests_total", with(v3, "outcome", "unknown_topic"), 1},
 		{"caddy_kafka_requests_total", with(v2, "outcome", "not_authorized"), 1},
 		{"caddy_kafka_requests_total", with(v2, "outcome", "ok"), 0},
+		// Read-only requests are timed too, by operation: the three
+		// discovery GETs, and the consume refused by the allow-list.
+		{"caddy_kafka_read_duration_seconds_count", with(v3, "operation", "describe"), 3},
+		{"caddy_kafka_read_duration_seconds_count", with(v2, "operation", "fetch"), 1},
 	} {
 		got, n := sum(t, m, c.name, c.labels)
 		before, _ := sum(t, base, c.name, c.labels)

@@ -86,3 +86,31 @@ func TestWebhookSplitLinesLargeBody(t *testing.T) {
 		}
 	}
 }
+
+// The whole route is the webhook's URL space: a method other than POST or
+// PUT is a 405 with Allow, in the webhook's format, and writes nothing;
+// never the next handler's answer.
+func TestWebhookOtherMethods(t *testing.T) {
+	g := gatewaytest.New(t, gatewaytest.Options{
+		Topics: map[string]int32{"events": 1},
+		Site: `kafka_rest webhook {
+			topic {topic.events}
+		}`,
+	})
+	for _, m := range []string{http.MethodGet, http.MethodDelete, http.MethodPatch} {
+		resp, body := g.Do(t, m, "/in/anything", nil, "x")
+		var e struct {
+			Error  string `json:"error"`
+			Status int    `json:"status"`
+		}
+		if resp.StatusCode != 405 || json.Unmarshal(body, &e) != nil || e.Status != 405 || e.Error != "method not allowed: use POST or PUT" {
+			t.Fatalf("%s: %d %s", m, resp.StatusCode, body)
+		}
+		if got := resp.Header.Get("Allow"); got != "POST, PUT" {
+			t.Fatalf("%s: Allow %q", m, got)
+		}
+	}
+	if recs := g.Records(t, "events", 0); len(recs) != 0 {
+		t.Fatalf("%d records written", len(recs))
+	}
+}
