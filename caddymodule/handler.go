@@ -206,8 +206,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	}
 	h.client.requests.Add(1)
 	defer h.client.requests.Add(-1)
-	if m.Body && m.Op != dialects.OpStream {
-		h.boundBody(w, r)
+	if m.Body {
+		if m.Op != dialects.OpStream {
+			h.boundBody(w, r)
+		}
+		if err := h.decodeBody(w, r, m.Op == dialects.OpStream); err != nil {
+			h.fail(w, r, err, 0)
+			return nil
+		}
 	}
 	switch m.Op {
 	case dialects.OpProduce:

@@ -36,11 +36,22 @@ func ReadBody(r *http.Request) ([]byte, error) {
 			return b, nil
 		}
 		if err != nil {
-			var mbe *http.MaxBytesError
-			if errors.As(err, &mbe) {
-				return nil, BodyTooLarge(mbe.Limit)
-			}
-			return nil, &Error{Class: producer.ClassBadRequest, Message: "reading request body failed", Err: err}
+			return nil, BodyError(err)
 		}
 	}
+}
+
+// BodyError is the error of a failed read of a request body: over
+// max_body, an *Error the handler's reader gave (a body corrupt in its
+// Content-Encoding), else a generic 400.
+func BodyError(err error) error {
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return BodyTooLarge(mbe.Limit)
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return e
+	}
+	return &Error{Class: producer.ClassBadRequest, Message: "reading request body failed", Err: err}
 }

@@ -357,7 +357,7 @@ func readAll(r *http.Request, maxBody int64, topic string) ([]decoded, error) {
 		case err != nil:
 			var me *malformedError
 			if !errors.As(err, &me) {
-				return nil, &dialects.Error{Class: producer.ClassBadRequest, Message: "reading request body failed", Err: err}
+				return nil, dialects.BodyError(err)
 			}
 			d := decoded{msg: producer.Message{Topic: topic, Partition: -1}, err: badRequest("%s", me.msg), fatal: true}
 			return append(recs, d), nil

@@ -226,6 +226,10 @@ func readStream(ctx context.Context, body io.Reader, maxBody int64, topic string
 			d = decoded{msg: producer.Message{Topic: topic, Partition: -1}, err: dialects.RecordOverMaxBody(maxBody), fatal: true}
 		case errors.As(err, &me):
 			d = decoded{msg: producer.Message{Topic: topic, Partition: -1}, err: badRequest("%s", me.msg), fatal: true}
+		case isDialectError(err):
+			// The body is corrupt in its Content-Encoding: the stream
+			// ends with that error as its last report.
+			d = decoded{msg: producer.Message{Topic: topic, Partition: -1}, err: dialects.BodyError(err), fatal: true}
 		default:
 			return // the client went away, or the handler is ending
 		}
@@ -248,4 +252,11 @@ func readStream(ctx context.Context, body io.Reader, maxBody int64, topic string
 			return
 		}
 	}
+}
+
+// isDialectError reports whether err carries a *dialects.Error: a function
+// of its own so that errors.As's target is allocated only for an error.
+func isDialectError(err error) bool {
+	var e *dialects.Error
+	return errors.As(err, &e)
 }
