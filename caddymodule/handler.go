@@ -91,6 +91,7 @@ type Handler struct {
 	streamer   dialects.Streamer   // nil when the dialect does not stream
 	discoverer dialects.Discoverer // nil when it has no metadata endpoints
 	consumer   dialects.Consumer   // nil when it has no read endpoints
+	verifier   dialects.Verifier   // nil unless the route checks signatures
 	client     *pooledClient
 	globs      []topicGlob
 	route      dialects.Route
@@ -129,6 +130,9 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	h.streamer, _ = mod.(dialects.Streamer)
 	h.discoverer, _ = mod.(dialects.Discoverer)
 	h.consumer, _ = mod.(dialects.Consumer)
+	if v, ok := mod.(dialects.Verifier); ok && v.VerifiesBody() {
+		h.verifier = v
+	}
 	h.dialName = string(mod.(caddy.Module).CaddyModule().ID.Name())
 
 	h.cluster = h.Cluster
@@ -209,6 +213,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	if m.Body {
 		if m.Op != dialects.OpStream {
 			h.boundBody(w, r)
+		}
+		if h.verifier != nil && m.Op == dialects.OpProduce {
+			if err := h.verifyBody(r); err != nil {
+				h.fail(w, r, err, 0)
+				return nil
+			}
 		}
 		if err := h.decodeBody(w, r, m.Op == dialects.OpStream); err != nil {
 			h.fail(w, r, err, 0)

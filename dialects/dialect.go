@@ -174,6 +174,17 @@ type Stream interface {
 	Close()
 }
 
+// Verifier is implemented by dialects that check a signature of the body
+// as it was received (before any Content-Encoding is undone: senders sign
+// what they send), before anything is produced.
+type Verifier interface {
+	// VerifiesBody reports whether the route checks signatures.
+	VerifiesBody() bool
+	// VerifyBody checks r's signature over body, the bytes received,
+	// bounded by the route's MaxBody. An error refuses the request whole.
+	VerifyBody(r *http.Request, body []byte) error
+}
+
 // Discoverer is implemented by dialects with read-only metadata endpoints.
 type Discoverer interface {
 	// Discover answers r, an OpDescribe request, from what d describes,

@@ -67,6 +67,11 @@ type Webhook struct {
 	// Confluent wire format. Default: the body is written as is.
 	ValueSchema *ValueSchema `json:"value_schema,omitempty"`
 
+	// Verify checks each delivery's signature (GitHub's, Stripe's,
+	// Standard Webhooks' or an HMAC header) before anything is produced.
+	// Default: no check.
+	Verify *Verify `json:"verify,omitempty"`
+
 	headerNames []string // sorted, so records carry headers in a stable order
 }
 
@@ -94,6 +99,9 @@ func (wh *Webhook) Provision(caddy.Context) error {
 		wh.headerNames = append(wh.headerNames, name)
 	}
 	sort.Strings(wh.headerNames)
+	if wh.Verify != nil {
+		return wh.Verify.provision()
+	}
 	return nil
 }
 
@@ -359,8 +367,17 @@ func (wh *Webhook) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				}
 				wh.ValueSchema.Version = v
 			}
+		case "verify":
+			if err := seen.Once(d); err != nil {
+				return err
+			}
+			v, err := parseVerify(d)
+			if err != nil {
+				return err
+			}
+			wh.Verify = v
 		default:
-			return dialects.UnknownSubdirective(d, "webhook", "topic", "key", "header", "split", "value_schema")
+			return dialects.UnknownSubdirective(d, "webhook", "topic", "key", "header", "split", "value_schema", "verify")
 		}
 	}
 	return nil
