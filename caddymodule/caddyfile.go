@@ -38,7 +38,7 @@ var (
 	kafkaSubdirectives       = append(append([]string(nil), clusterSubdirectives...), "cluster")
 	tlsSubdirectives         = []string{"ca", "client_cert", "server_name", "insecure_skip_verify"}
 	handlerSubdirectives     = []string{"cluster", "topics", "max_body", "max_records", "stream_buffer", "timeout", "idempotency", "spool"}
-	idempotencySubdirectives = []string{"window", "max_keys", "record_header"}
+	idempotencySubdirectives = []string{"key", "window", "max_keys", "record_header"}
 	registrySubdirectives    = []string{"basic_auth", "bearer_token", "tls", "cache_ttl", "auto_register"}
 )
 
@@ -467,6 +467,7 @@ func errorAt(tok caddyfile.Token, err error) error {
 //
 //	idempotency off
 //	idempotency [on] [{
+//		key <template>
 //		window <duration>
 //		max_keys <n>
 //		record_header <name>
@@ -510,6 +511,10 @@ func parseIdempotency(d *caddyfile.Dispenser) (*IdempotencyConfig, error) {
 			cfg.MaxKeys = n
 		case "record_header":
 			if err := oneArg(d, &cfg.RecordHeader); err != nil {
+				return nil, err
+			}
+		case "key":
+			if err := oneArg(d, &cfg.Key); err != nil {
 				return nil, err
 			}
 		default:

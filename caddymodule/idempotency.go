@@ -53,6 +53,14 @@ type IdempotencyConfig struct {
 	// with no keys. Default: 100000.
 	MaxKeys int `json:"max_keys,omitempty"`
 
+	// Key is where a request's key comes from: a template of Caddy
+	// placeholders, e.g. {http.request.header.webhook-id} or
+	// {http.request.header.X-GitHub-Delivery}, so that a sender's
+	// redelivery of the same delivery gets the first answer and writes
+	// nothing. A request whose template expands to "" has no key.
+	// Default: {http.request.header.Idempotency-Key}.
+	Key string `json:"key,omitempty"`
+
 	// RecordHeader, when set, is the name of a record header that carries
 	// the request's key on every record it produces, so that consumers can
 	// drop duplicates that this instance could not prevent (a retry that
@@ -67,6 +75,32 @@ type idempotencySupport struct {
 	store   *idempotency.Store
 	poolKey string
 	header  string
+	key     string // the key's template; "" for the Idempotency-Key header
+}
+
+// defaultIdempotencyKey is the template of the Idempotency-Key header.
+const defaultIdempotencyKey = "{http.request.header." + idempotencyHeader + "}"
+
+// keyOf returns r's key values: those of the Idempotency-Key header
+// (several are refused later, as the draft says), or the key template's
+// expansion; none when r has no key.
+func (s *idempotencySupport) keyOf(r *http.Request) []string {
+	if s.key == "" {
+		return r.Header[idempotencyHeader]
+	}
+	repl, ok := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
+	if !ok {
+		return nil
+	}
+	if k := repl.ReplaceAll(s.key, ""); k != "" {
+		return []string{k}
+	}
+	return nil
+}
+
+// hasKey reports whether r carries an idempotency key (h's support on).
+func (h *Handler) hasKey(r *http.Request) bool {
+	return h.idem != nil && len(h.idem.keyOf(r)) > 0
 }
 
 // idemStores holds the stores by cluster and settings, across config reloads:
@@ -100,6 +134,9 @@ func (h *Handler) provisionIdempotency() error {
 		return fmt.Errorf("idempotency: %w", err)
 	}
 	h.idem = &idempotencySupport{store: val.(*idempotency.Store), poolKey: key, header: cfg.RecordHeader}
+	if cfg.Key != "" && cfg.Key != defaultIdempotencyKey {
+		h.idem.key = cfg.Key
+	}
 	return nil
 }
 
@@ -119,7 +156,7 @@ var (
 	errIdemConflict = &dialects.Error{Class: producer.ClassBadRequest, Status: http.StatusUnprocessableEntity,
 		Code: http.StatusUnprocessableEntity, Message: "Idempotency-Key was already used for a different request"}
 	errIdemStream = &dialects.Error{Class: producer.ClassBadRequest,
-		Message: "Idempotency-Key cannot apply to a streamed request: send the body with a Content-Length"}
+		Message: "an idempotency key cannot apply to a streamed request: send the body with a Content-Length"}
 	errIdemMany = &dialects.Error{Class: producer.ClassBadRequest, Message: "more than one Idempotency-Key"}
 	errIdemBad  = &dialects.Error{Class: producer.ClassBadRequest,
 		Message: fmt.Sprintf("Idempotency-Key must be 1 to %d characters", idempotency.MaxKeyLen)}
@@ -129,7 +166,7 @@ var (
 // policy, at most once per Idempotency-Key: see IdempotencyConfig. ctx bounds
 // the wait.
 func (h *Handler) produceIdempotent(ctx context.Context, r *http.Request, req *dialects.Request, o outstanding) ([]producer.Result, error) {
-	key, err := idempotency.Key(r.Header[idempotencyHeader])
+	key, err := idempotency.Key(h.idem.keyOf(r))
 	switch {
 	case errors.Is(err, idempotency.ErrMultipleKeys):
 		return nil, errIdemMany

@@ -580,3 +580,48 @@ func TestIdempotencyRefusesBadKeys(t *testing.T) {
 	}
 	values(t, g, "bad", 2)
 }
+
+// A sender's redelivery carries its delivery id, not an Idempotency-Key:
+// with idempotency { key {http.request.header.X-GitHub-Delivery} }, GitHub
+// redelivering a delivery gets the first answer and writes nothing.
+func TestIdempotencyKeyTemplate(t *testing.T) {
+	g := gatewaytest.New(t, gatewaytest.Options{
+		Topics: map[string]int32{"gh": 1},
+		Site: `kafka_rest webhook {
+			topic {topic.gh}
+			idempotency {
+				key {http.request.header.X-GitHub-Delivery}
+			}
+		}`,
+	})
+	send := func(delivery, body string) (int, string) {
+		h := http.Header{"Content-Type": {"application/json"}, "X-Github-Event": {"push"}}
+		if delivery != "" {
+			h.Set("X-GitHub-Delivery", delivery)
+		}
+		resp, b := g.Do(t, http.MethodPost, "/hook", h, body)
+		return resp.StatusCode, string(b)
+	}
+	const d1 = "72d3162e-cc78-11e3-81ab-4c9367dc0958"
+	code, first := send(d1, `{"ref":"refs/heads/main"}`)
+	if code != 200 {
+		t.Fatalf("first delivery: %d %s", code, first)
+	}
+	if code, again := send(d1, `{"ref":"refs/heads/main"}`); code != 200 || again != first {
+		t.Fatalf("redelivery: %d %s, want the first answer %s", code, again, first)
+	}
+	if code, b := send(d1, `{"ref":"refs/heads/other"}`); code != 422 {
+		t.Fatalf("same delivery id, another body: %d %s, want 422", code, b)
+	}
+	if code, b := send("a-second-delivery", `{"ref":"refs/heads/main"}`); code != 200 || b == first {
+		t.Fatalf("another delivery: %d %s", code, b)
+	}
+	// Without the header the request has no key: produced as any other,
+	// and an Idempotency-Key header is no key on this route.
+	if code, _ := send("", `{"ref":"x"}`); code != 200 {
+		t.Fatalf("no delivery id: %d", code)
+	}
+	if recs := g.Records(t, "gh", 3); len(recs) != 3 {
+		t.Fatalf("%d records, want 3: the redelivery wrote again", len(recs))
+	}
+}

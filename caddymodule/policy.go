@@ -49,7 +49,7 @@ func (h *Handler) produce(r *http.Request, req *dialects.Request) ([]producer.Re
 	ctx, cancel := h.withTimeout(r.Context())
 	defer cancel()
 	if h.Spool != nil { // spool: the route's store-and-forward policy
-		if h.idem != nil && len(r.Header[idempotencyHeader]) > 0 {
+		if h.hasKey(r) {
 			return h.produceIdempotent(ctx, r, req, outstanding{todo: req.Records})
 		}
 		return h.produceSpooling(ctx, r, req)
@@ -58,7 +58,7 @@ func (h *Handler) produce(r *http.Request, req *dialects.Request) ([]producer.Re
 	if err != nil {
 		return nil, err
 	}
-	if h.idem != nil && len(r.Header[idempotencyHeader]) > 0 {
+	if h.hasKey(r) {
 		return h.produceIdempotent(ctx, r, req, o)
 	}
 	if len(o.todo) == 0 {

@@ -56,7 +56,7 @@ read:
 			}
 			break
 		}
-		if flights == nil && h.idem != nil && len(r.Header[idempotencyHeader]) > 0 {
+		if flights == nil && h.hasKey(r) {
 			// Refused once a record is read, not before: a client still
 			// sending would see its connection reset instead of the answer.
 			h.fail(w, r, errIdemStream, 0)
