@@ -37,7 +37,7 @@ var (
 		"request_timeout", "delivery_timeout", "allow_auto_topic_creation", "schema_registry", "spool"}
 	kafkaSubdirectives       = append(append([]string(nil), clusterSubdirectives...), "cluster")
 	tlsSubdirectives         = []string{"ca", "client_cert", "server_name", "insecure_skip_verify"}
-	handlerSubdirectives     = []string{"cluster", "topics", "max_body", "max_records", "stream_buffer", "timeout", "idempotency", "spool"}
+	handlerSubdirectives     = []string{"cluster", "topics", "max_body", "max_records", "stream_buffer", "timeout", "trace_context", "idempotency", "spool"}
 	idempotencySubdirectives = []string{"key", "window", "max_keys", "record_header"}
 	registrySubdirectives    = []string{"basic_auth", "bearer_token", "tls", "cache_ttl", "auto_register"}
 )
@@ -208,13 +208,9 @@ func (c *Cluster) unmarshalSubdirective(d *caddyfile.Dispenser, seen dialects.Se
 			return d.Errf("unknown acks %q: want all, leader or none", c.Acks)
 		}
 	case "idempotent":
-		var v string
-		if err := oneArg(d, &v); err != nil {
+		on, err := onOffArg(d)
+		if err != nil {
 			return err
-		}
-		on := v == "on"
-		if !on && v != "off" {
-			return d.Errf("idempotent takes on or off, not %q", v)
 		}
 		c.Idempotent = &on
 	case "compression":
@@ -310,6 +306,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //		max_body <size>
 //		max_records <n>
 //		stream_buffer <size>
+//		trace_context [on|off]
 //		timeout <duration>
 //		idempotency off | [on] [{
 //			window <duration>
@@ -383,6 +380,15 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if err := sizeArg(d, &h.MaxBody); err != nil {
 				return err
 			}
+		case "trace_context":
+			on := true
+			if d.CountRemainingArgs() > 0 {
+				var err error
+				if on, err = onOffArg(d); err != nil {
+					return err
+				}
+			}
+			h.TraceContext = on
 		case "stream_buffer":
 			if err := sizeArg(d, &h.StreamBuffer); err != nil {
 				return err
@@ -592,6 +598,19 @@ func durationArg(d *caddyfile.Dispenser) (caddy.Duration, error) {
 	return caddy.Duration(dur), nil
 }
 
+// onOffArg reads the one argument of a subdirective that takes on or off.
+func onOffArg(d *caddyfile.Dispenser) (bool, error) {
+	name := d.Val()
+	var v string
+	if err := oneArg(d, &v); err != nil {
+		return false, err
+	}
+	if v != "on" && v != "off" {
+		return false, d.Errf("%s takes on or off, not %q", name, v)
+	}
+	return v == "on", nil
+}
+
 // sizeArg parses a size like Caddy's request_body does ("1MiB", "64kb").
 func sizeArg(d *caddyfile.Dispenser, dst *int64) error {
 	var s string
@@ -688,13 +707,9 @@ func parseSchemaRegistry(d *caddyfile.Dispenser) (*SchemaRegistry, error) {
 			}
 			sr.CacheTTL = &dur
 		case "auto_register":
-			var v string
-			if err := oneArg(d, &v); err != nil {
+			on, err := onOffArg(d)
+			if err != nil {
 				return nil, err
-			}
-			on := v == "on"
-			if !on && v != "off" {
-				return nil, d.Errf("auto_register takes on or off, not %q", v)
 			}
 			sr.AutoRegister = &on
 		default:

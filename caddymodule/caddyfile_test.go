@@ -151,7 +151,7 @@ func TestDialectErrors(t *testing.T) {
 	for _, tc := range []struct{ site, want string }{
 		{"kafka_rest test_probe {\n\t\talpah 1\n\t}", `unknown kafka_rest subdirective "alpah": did you mean "alpha"?, at Caddyfile:8`},
 		{"kafka_rest test_probe {\n\t\talpha 1\n\t\tmax_bdy 1MiB\n\t}", `unknown kafka_rest subdirective "max_bdy": did you mean "max_body"?, at Caddyfile:9`},
-		{"kafka_rest test_probe {\n\t\tgamma\n\t}", `unknown kafka_rest subdirective "gamma": want cluster, topics, max_body, max_records, stream_buffer, timeout, idempotency, spool, alpha or beta, at Caddyfile:8`},
+		{"kafka_rest test_probe {\n\t\tgamma\n\t}", `unknown kafka_rest subdirective "gamma": want cluster, topics, max_body, max_records, stream_buffer, timeout, trace_context, idempotency, spool, alpha or beta, at Caddyfile:8`},
 		{"kafka_rest", `kafka_rest needs a dialect: want confluent_v2, confluent_v3, ibm_event_streams, test_probe, upstash or webhook`},
 		{"kafka_rest test_prob", `unknown dialect "test_prob": did you mean "test_probe"?`},
 	} {

@@ -77,6 +77,15 @@ type Handler struct {
 	// other than the cluster's delivery_timeout.
 	Timeout caddy.Duration `json:"timeout,omitempty"`
 
+	// TraceContext copies the request's W3C trace context (traceparent,
+	// and tracestate when present), as Caddy's tracing handler leaves it
+	// or the client sent it, into every record the request produces,
+	// unless a record already has a header of that name; with Caddy's
+	// tracing on, each produce is a child span (kind producer,
+	// OpenTelemetry's messaging attributes). Default: off, so that
+	// consumers see the records as before.
+	TraceContext bool `json:"trace_context,omitempty"`
+
 	// Idempotency-Key support (draft-ietf-httpapi-idempotency-key-header):
 	// a request repeated with the same key gets the first one's answer
 	// and writes nothing. Default: on, with IdempotencyConfig's defaults.

@@ -221,19 +221,22 @@ func (h *Handler) produceIdempotent(ctx context.Context, r *http.Request, req *d
 	}
 	if h.Spool != nil { // spool: the route's policy produces or spools, admit included
 		sreq := *req
-		sreq.Records = todo
+		sreq.Records, _ = h.traced(r, todo)
 		results, err := h.produceSpooling(ctx, r, &sreq)
 		st.Settle(e, results, err, time.Now())
 		return results, err
 	}
+	todo, traceEnd := h.traced(r, todo)
 	p, err := h.client.Start(todo)
 	if err != nil {
 		// Refused before anything was written (overload, client closed):
 		// forget the key, so that a retry produces.
 		st.Settle(e, nil, err, time.Now())
+		traceEnd(nil, err)
 		return nil, err
 	}
 	settle := func() []producer.Result {
+		traceEnd(p.Results(), nil)
 		results := o.merge(p.Results())
 		st.Settle(e, results, nil, time.Now())
 		return results

@@ -52,7 +52,9 @@ func (h *Handler) produce(r *http.Request, req *dialects.Request) ([]producer.Re
 		if h.hasKey(r) {
 			return h.produceIdempotent(ctx, r, req, outstanding{todo: req.Records})
 		}
-		return h.produceSpooling(ctx, r, req)
+		sreq := *req
+		sreq.Records, _ = h.traced(r, req.Records) // spooled with their trace context
+		return h.produceSpooling(ctx, r, &sreq)
 	}
 	o, err := h.admit(ctx, r, req)
 	if err != nil {
@@ -64,7 +66,9 @@ func (h *Handler) produce(r *http.Request, req *dialects.Request) ([]producer.Re
 	if len(o.todo) == 0 {
 		return o.refused, nil
 	}
-	produced, err := h.client.Produce(ctx, o.todo)
+	todo, traceEnd := h.traced(r, o.todo)
+	produced, err := h.client.Produce(ctx, todo)
+	traceEnd(produced, err)
 	if err != nil {
 		return nil, err
 	}

@@ -102,6 +102,8 @@ type flight struct {
 	ctx    context.Context // bounds the batch by the handler's timeout
 	cancel context.CancelFunc
 	start  time.Time
+	// traceEnd ends the batch's producer span (trace_context), if any.
+	traceEnd func([]producer.Result, error)
 }
 
 // startFlight applies the handler's policy to batch and starts producing
@@ -115,8 +117,10 @@ func (h *Handler) startFlight(r *http.Request, batch *dialects.Request, mine *[]
 	if f.o, f.err = h.admit(f.ctx, r, batch); f.err != nil || len(f.o.todo) == 0 {
 		return f
 	}
+	todo, traceEnd := h.traced(r, f.o.todo)
+	f.traceEnd = traceEnd
 	for {
-		f.p, f.err = h.client.Start(f.o.todo)
+		f.p, f.err = h.client.Start(todo)
 		if !errors.Is(f.err, producer.ErrOverloaded) || len(*mine) == 0 {
 			break
 		}
@@ -169,6 +173,9 @@ func (h *Handler) writeFlights(s dialects.Stream, flights <-chan *flight, stop c
 		default:
 			results = f.o.merge(f.p.Wait(f.ctx))
 			c = h.metrics.produced(f.start, results)
+		}
+		if f.traceEnd != nil {
+			f.traceEnd(results, f.err)
 		}
 		f.cancel()
 		if outcome == producer.ClassOK {
