@@ -19,19 +19,22 @@ import (
 // whose dialect bounds each record. A coding it does not undo is a 415
 // with Accept-Encoding (RFC 7694); a body corrupt in its coding fails its
 // reads with a 400, before anything is produced.
-func (h *Handler) decodeBody(w http.ResponseWriter, r *http.Request, stream bool) error {
+//
+// The returned func releases the decoders once nothing reads the body any
+// more: the handler calls it when the request is answered.
+func (h *Handler) decodeBody(w http.ResponseWriter, r *http.Request, stream bool) (func(), error) {
 	values := r.Header.Values("Content-Encoding")
 	if len(values) == 0 {
-		return nil
+		return nothing, nil
 	}
 	codings, err := contentcoding.Codings(values)
 	if err != nil {
 		w.Header().Set("Accept-Encoding", contentcoding.Supported)
-		return &dialects.Error{Class: producer.ClassBadRequest, Status: http.StatusUnsupportedMediaType,
+		return nothing, &dialects.Error{Class: producer.ClassBadRequest, Status: http.StatusUnsupportedMediaType,
 			Code: http.StatusUnsupportedMediaType, Message: err.Error(), Err: err}
 	}
 	if len(codings) == 0 {
-		return nil
+		return nothing, nil
 	}
 	limit := h.MaxBody
 	if stream {
@@ -39,14 +42,16 @@ func (h *Handler) decodeBody(w http.ResponseWriter, r *http.Request, stream bool
 	}
 	body, err := contentcoding.NewReader(r.Body, codings, limit)
 	if err != nil {
-		return decodeError(err, codings)
+		return nothing, decodeError(err, codings)
 	}
 	r.Body = decodedBody{ReadCloser: body, codings: codings}
 	// What the dialect reads is the decoded body: its length is unknown.
 	r.ContentLength = -1
 	r.Header.Del("Content-Encoding")
-	return nil
+	return func() { _ = body.Close() }, nil
 }
+
+func nothing() {}
 
 // decodedBody tells a body corrupt in its coding as a 400 in every
 // dialect's format; the body's own errors (max_body) pass.

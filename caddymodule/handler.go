@@ -229,7 +229,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 				return nil
 			}
 		}
-		if err := h.decodeBody(w, r, m.Op == dialects.OpStream); err != nil {
+		release, err := h.decodeBody(w, r, m.Op == dialects.OpStream)
+		defer release()
+		if err != nil {
 			h.fail(w, r, err, 0)
 			return nil
 		}

@@ -20,6 +20,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync"
 
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zlib"
@@ -79,20 +80,36 @@ func NewReader(body io.Reader, codings []string, maxDecoded int64) (io.ReadClose
 		case "gzip", "x-gzip":
 			// Several gzip members are one body, as gunzip reads them;
 			// anything else after a member is corrupt.
-			var z *gzip.Reader
-			z, err = gzip.NewReader(src)
-			d = z
+			z, _ := gzipPool.Get().(*gzip.Reader)
+			if z == nil {
+				z, err = gzip.NewReader(src)
+			} else {
+				err = z.Reset(src)
+			}
+			if err == nil {
+				r.closers = append(r.closers, closerFunc(func() error { gzipPool.Put(z); return nil }))
+				d = z
+			}
 		case "deflate":
 			var z io.ReadCloser
 			if z, err = zlib.NewReader(src); err == nil {
 				d = &trailing{r: z, src: src}
 			}
 		case "zstd":
-			var z *zstd.Decoder
-			z, err = zstd.NewReader(src, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true),
-				zstd.WithDecoderMaxWindow(zstdWindow), zstd.WithDecoderMaxMemory(zstdWindow*4))
+			z, _ := zstdPool.Get().(*zstd.Decoder)
+			if z == nil {
+				z, err = zstd.NewReader(src, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true),
+					zstd.WithDecoderMaxWindow(zstdWindow), zstd.WithDecoderMaxMemory(zstdWindow*4))
+			} else {
+				err = z.Reset(src)
+			}
 			if err == nil {
-				r.closers = append(r.closers, z.IOReadCloser())
+				r.closers = append(r.closers, closerFunc(func() error {
+					// Let go of the body before the decoder waits in the pool.
+					_ = z.Reset(nil)
+					zstdPool.Put(z)
+					return nil
+				}))
 				d = z
 			}
 		default:
@@ -112,6 +129,17 @@ func NewReader(body io.Reader, codings []string, maxDecoded int64) (io.ReadClose
 	}
 	return r, nil
 }
+
+// Decoders are pooled: a zstd decoder costs most of a MiB to make, a gzip
+// one tens of KiB (BenchmarkHandlerBulkEncoded).
+var (
+	gzipPool sync.Pool
+	zstdPool sync.Pool
+)
+
+type closerFunc func() error
+
+func (f closerFunc) Close() error { return f() }
 
 // reader is NewReader's result.
 type reader struct {
