@@ -4,7 +4,9 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 
 	"github.com/caddy-kafka/caddy-kafka/dialects/webhook"
@@ -33,7 +35,16 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 		{in: "webhook {\nheader a x\nheader a y\n}", err: "header a is already set (line 2)"},
 		{in: "webhook {\ntopc a\n}", err: `unknown webhook subdirective "topc": did you mean "topic"?, at Testfile:2`},
 		{in: "webhook {\nheaders a b\n}", err: `unknown webhook subdirective "headers": did you mean "header"?`},
-		{in: "webhook {\npartition 1\n}", err: `unknown webhook subdirective "partition": want topic, key, header, split or value_schema`},
+		{in: "webhook {\nverify github s1 {env.S2}\n}", want: webhook.Webhook{Verify: &webhook.Verify{Scheme: "github", Secrets: []string{"s1", "{env.S2}"}}}},
+		{in: "webhook {\nverify stripe s1 tolerance 10m\n}", want: webhook.Webhook{Verify: &webhook.Verify{Scheme: "stripe", Secrets: []string{"s1"}, Tolerance: caddy.Duration(10 * time.Minute)}}},
+		{in: "webhook {\nverify hmac {\nheader X-Sig\nalgorithm sha512\nencoding base64\nprefix v1=\nsecret a b\n}\n}",
+			want: webhook.Webhook{Verify: &webhook.Verify{Scheme: "hmac", Header: "X-Sig", Algorithm: "sha512", Encoding: "base64", Prefix: "v1=", Secrets: []string{"a", "b"}}}},
+		{in: "webhook {\nverify github\n}", err: "verify github needs at least one secret"},
+		{in: "webhook {\nverify gitlab s\n}", err: `verify: unknown scheme "gitlab"`},
+		{in: "webhook {\nverify stripe s tolerance soon\n}", err: `tolerance "soon"`},
+		{in: "webhook {\nverify hmac {\nsecret a\n}\n}", err: "verify hmac needs a header and a secret"},
+		{in: "webhook {\nverify hmac {\nheader X\nsecret a\nhash md5\n}\n}", err: `unknown verify hmac subdirective "hash"`},
+		{in: "webhook {\npartition 1\n}", err: `unknown webhook subdirective "partition": want topic, key, header, split, value_schema or verify`},
 	} {
 		var wh webhook.Webhook
 		err := wh.UnmarshalCaddyfile(caddyfile.NewTestDispenser(tc.in))
