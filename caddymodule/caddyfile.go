@@ -325,9 +325,10 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //		<dialect options...>
 //	}
 //
-// and refused if the dialect is not a caddyfile.Unmarshaler. The dialect is
-// then validated, so that a missing option fails when the Caddyfile is
-// adapted. Every subdirective may be given once, but topics, whose
+// and refused if the dialect is not a caddyfile.Unmarshaler. The dialect's
+// parser refuses what it can tell without provisioning (a missing required
+// option); the rest is its Validate's, after Provision, as Caddy's
+// contract has it. Every subdirective may be given once, but topics, whose
 // arguments add up; so may the dialect's scalar options.
 func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // the directive's name
@@ -441,11 +442,6 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		tok := dialectLines[0]
 		return errorAt(tok, fmt.Errorf("%w (dialect %s has no options)", &dialects.UnknownSubdirectiveError{
 			Block: "kafka_rest", Token: tok, Known: handlerSubdirectives}, name))
-	}
-	if v, ok := dialect.(caddy.Validator); ok {
-		if err := v.Validate(); err != nil {
-			return d.Errf("dialect %s: %w", name, err)
-		}
 	}
 	h.DialectRaw = caddyconfig.JSONModuleObject(dialect, "name", name, nil)
 	return nil

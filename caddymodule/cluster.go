@@ -156,6 +156,20 @@ type TLS struct {
 	InsecureSkipVerify bool `json:"insecure_skip_verify,omitempty"`
 }
 
+// expandList expands each entry of a list and splits it at commas: one
+// entry, {env.KAFKA_BROKERS} say, may hold several.
+func expandList(entries []string, expand func(string) string) []string {
+	var out []string
+	for _, e := range entries {
+		for part := range strings.SplitSeq(expand(e), ",") {
+			if part = strings.TrimSpace(part); part != "" {
+				out = append(out, part)
+			}
+		}
+	}
+	return out
+}
+
 // expanded returns a copy of c with placeholders replaced and broker lists
 // split, so that the pool key changes when an expanded value does.
 func (c Cluster) expanded(repl *caddy.Replacer) (Cluster, error) {
@@ -165,15 +179,7 @@ func (c Cluster) expanded(repl *caddy.Replacer) (Cluster, error) {
 		errs = append(errs, err)
 		return out
 	}
-	var brokers []string
-	for _, b := range c.Brokers {
-		for _, part := range strings.Split(expand(b), ",") {
-			if part = strings.TrimSpace(part); part != "" {
-				brokers = append(brokers, part)
-			}
-		}
-	}
-	c.Brokers = brokers
+	c.Brokers = expandList(c.Brokers, expand)
 	c.ClientID = repl.ReplaceKnown(c.ClientID, "")
 	if c.SASL != nil {
 		s := *c.SASL
@@ -191,14 +197,7 @@ func (c Cluster) expanded(repl *caddy.Replacer) (Cluster, error) {
 	}
 	if c.SchemaRegistry != nil {
 		r := *c.SchemaRegistry
-		r.URLs = nil
-		for _, u := range c.SchemaRegistry.URLs {
-			for _, part := range strings.Split(expand(u), ",") {
-				if part = strings.TrimSpace(part); part != "" {
-					r.URLs = append(r.URLs, part)
-				}
-			}
-		}
+		r.URLs = expandList(c.SchemaRegistry.URLs, expand)
 		if r.BasicAuth != nil {
 			r.BasicAuth = &BasicAuth{Username: expand(r.BasicAuth.Username), Password: expand(r.BasicAuth.Password)}
 		}

@@ -18,7 +18,7 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 		want webhook.Webhook
 		err  string // a part of the error; "" for none
 	}{
-		{in: "webhook"},
+		{in: "webhook", err: "topic is required"},
 		{
 			in: "webhook {\ntopic events.{http.request.uri.path.1}\nkey {http.request.header.X-Id}\n" +
 				"header a {http.request.uri.path}\nheader b x\nsplit lines\n}",
@@ -35,10 +35,10 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 		{in: "webhook {\nheader a x\nheader a y\n}", err: "header a is already set (line 2)"},
 		{in: "webhook {\ntopc a\n}", err: `unknown webhook subdirective "topc": did you mean "topic"?, at Testfile:2`},
 		{in: "webhook {\nheaders a b\n}", err: `unknown webhook subdirective "headers": did you mean "header"?`},
-		{in: "webhook {\nverify github s1 {env.S2}\n}", want: webhook.Webhook{Verify: &webhook.Verify{Scheme: "github", Secrets: []string{"s1", "{env.S2}"}}}},
-		{in: "webhook {\nverify stripe s1 tolerance 10m\n}", want: webhook.Webhook{Verify: &webhook.Verify{Scheme: "stripe", Secrets: []string{"s1"}, Tolerance: caddy.Duration(10 * time.Minute)}}},
-		{in: "webhook {\nverify hmac {\nheader X-Sig\nalgorithm sha512\nencoding base64\nprefix v1=\nsecret a b\n}\n}",
-			want: webhook.Webhook{Verify: &webhook.Verify{Scheme: "hmac", Header: "X-Sig", Algorithm: "sha512", Encoding: "base64", Prefix: "v1=", Secrets: []string{"a", "b"}}}},
+		{in: "webhook {\ntopic t\nverify github s1 {env.S2}\n}", want: webhook.Webhook{Topic: "t", Verify: &webhook.Verify{Scheme: "github", Secrets: []string{"s1", "{env.S2}"}}}},
+		{in: "webhook {\ntopic t\nverify stripe s1 tolerance 10m\n}", want: webhook.Webhook{Topic: "t", Verify: &webhook.Verify{Scheme: "stripe", Secrets: []string{"s1"}, Tolerance: caddy.Duration(10 * time.Minute)}}},
+		{in: "webhook {\ntopic t\nverify hmac {\nheader X-Sig\nalgorithm sha512\nencoding base64\nprefix v1=\nsecret a b\n}\n}",
+			want: webhook.Webhook{Topic: "t", Verify: &webhook.Verify{Scheme: "hmac", Header: "X-Sig", Algorithm: "sha512", Encoding: "base64", Prefix: "v1=", Secrets: []string{"a", "b"}}}},
 		{in: "webhook {\nverify github\n}", err: "verify github needs at least one secret"},
 		{in: "webhook {\nverify gitlab s\n}", err: `verify: unknown scheme "gitlab"`},
 		{in: "webhook {\nverify stripe s tolerance soon\n}", err: `tolerance "soon"`},

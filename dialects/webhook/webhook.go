@@ -380,6 +380,10 @@ func (wh *Webhook) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			return dialects.UnknownSubdirective(d, "webhook", "topic", "key", "header", "split", "value_schema", "verify")
 		}
 	}
+	if wh.Topic == "" {
+		// Told when the Caddyfile is adapted: it needs no provisioning.
+		return d.Err("topic is required: add topic <template> to the webhook's kafka_rest block")
+	}
 	return nil
 }
 
