@@ -92,7 +92,7 @@ func TestRecordsBatch(t *testing.T) {
 		})
 	}
 	resp, body = g.Post(t, recordsPath(g, "other")+":batch", "application/json", `{"entries":[`+entry("1")+`]}`)
-	if resp.StatusCode != 403 || string(body) != `{"error_code":40301,"message":"topic \"other\" is not allowed by this route (its kafka_rest topics setting)"}` {
+	if resp.StatusCode != 403 || string(body) != `{"error_code":40301,"message":"topic \"`+g.Topic("other")+`\" is not allowed by this route (its kafka_rest topics setting)"}` {
 		t.Fatalf("not allowed: %d %s", resp.StatusCode, body)
 	}
 	resp, body = g.Post(t, path, "text/plain", `{"entries":[`+entry("1")+`]}`)

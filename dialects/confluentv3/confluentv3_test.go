@@ -235,7 +235,7 @@ func TestErrors(t *testing.T) {
 		{"unknown cluster", "POST", "/v3/clusters/nope/topics/" + g.Topic("topic-1") + "/records", "application/json", `{}`,
 			404, `{"error_code":404,"message":"Cluster nope cannot be found."}`},
 		{"topic not allowed", "POST", recordsPath(g, "secret"), "application/json", `{}`,
-			403, `{"error_code":40301,"message":"topic \"secret\" is not allowed by this route (its kafka_rest topics setting)"}`},
+			403, `{"error_code":40301,"message":"topic \"` + g.Topic("secret") + `\" is not allowed by this route (its kafka_rest topics setting)"}`},
 		{"empty body", "POST", recordsPath(g, "topic-1"), "application/json", " \n",
 			422, `{"error_code":42206,"message":"Payload error. Request body is empty. Data is required."}`},
 		{"media type", "POST", recordsPath(g, "topic-1"), "text/plain", `{}`,
