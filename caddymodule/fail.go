@@ -12,9 +12,15 @@ import (
 
 // retryAfter sets Retry-After, the one way every answer gets it, when the
 // request may succeed if sent again unchanged, later: for err, a failure
-// of the whole request, or for the first failed record of results.
+// of the whole request, or for a failed record of results of which none
+// was written.
 func retryAfter(w http.ResponseWriter, err error, results []producer.Result) {
 	if err == nil {
+		if some, _ := dialects.SomeWritten(results); some {
+			// Part of the request was written: retrying it whole would
+			// write that part twice.
+			return
+		}
 		for i := range results {
 			if results[i].Err != nil {
 				err = results[i].Err

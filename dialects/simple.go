@@ -1,7 +1,9 @@
 package dialects
 
 import (
+	"encoding/json"
 	"net/http"
+	"strconv"
 
 	"github.com/caddy-kafka/caddy-kafka/producer"
 )
@@ -43,4 +45,40 @@ func WriteSimpleError(w http.ResponseWriter, err error) {
 		status = SimpleStatus(e.Class)
 	}
 	_ = WriteJSON(w, status, "application/json", SimpleError{Error: e.Message, Status: status})
+}
+
+// SomeWritten reports whether results hold both written and failed
+// records: a request such an answer must report record by record, never as
+// one error (the client would retry the records already written).
+func SomeWritten(results []producer.Result) (some, failed bool) {
+	for i := range results {
+		if results[i].Err == nil {
+			some = true
+		} else {
+			failed = true
+		}
+	}
+	return some, failed
+}
+
+// AppendSimpleError appends a record's failure as the simple dialects
+// write it in a 207 answer: {"topic","error","status"}.
+func AppendSimpleError(buf []byte, topic string, err error) []byte {
+	e := ErrorOf(err)
+	status := e.Status
+	if status == 0 {
+		status = SimpleStatus(e.Class)
+	}
+	buf = append(buf, `{"topic":`...)
+	buf = appendJSONString(buf, topic)
+	buf = append(buf, `,"error":`...)
+	buf = appendJSONString(buf, e.Message)
+	buf = append(buf, `,"status":`...)
+	buf = strconv.AppendInt(buf, int64(status), 10)
+	return append(buf, '}')
+}
+
+func appendJSONString(buf []byte, s string) []byte {
+	b, _ := json.Marshal(s)
+	return append(buf, b...)
 }

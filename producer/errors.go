@@ -165,6 +165,19 @@ func Retriable(err error) bool {
 	return c.Retriable() || c == ClassKafka && kerr.IsRetriable(err)
 }
 
+// Indeterminate reports whether a record that failed with err may have
+// been written all the same: Kafka did not say (a timeout, a connection
+// lost, the client closed with the record in flight, retries exhausted) or
+// said something this gateway does not know to be a refusal. A retry of
+// such a record may write it twice.
+func Indeterminate(err error) bool {
+	switch Classify(err) {
+	case ClassTimeout, ClassUnavailable, ClassKafka, ClassInternal:
+		return true
+	}
+	return false
+}
+
 // Hint is what err's client can do about it, when the producer knows more
 // than err's class says: which setting a record is over, why a topic is
 // missing. It is safe to show a client (no address, no record data); "" when

@@ -248,8 +248,10 @@ func TestWriteError(t *testing.T) {
 	}
 }
 
-// A record Kafka refused makes the whole answer an error: a 2xx means every
-// record was written.
+// A request of which Kafka wrote some messages and refused others is
+// answered 207 with each message's outcome, never as one error (a client
+// retrying it whole would write the written ones twice); one of which it
+// wrote nothing is the first failure's error.
 func TestEncodeRecordFailure(t *testing.T) {
 	req := &dialects.Request{Records: []producer.Message{msg("t", -1, null, "a", 0), msg("t", -1, null, "b", 0)}}
 	results := []producer.Result{{Partition: 0, Offset: 7, Timestamp: time.UnixMilli(5)}, {Partition: -1, Offset: -1, Err: kerr.NotEnoughReplicas}}
@@ -257,9 +259,18 @@ func TestEncodeRecordFailure(t *testing.T) {
 	if err := (Upstash{}).Encode(w, httptest.NewRequest("POST", "/produce", nil), req, results); err != nil {
 		t.Fatal(err)
 	}
-	want := `{"error":"` + kerr.NotEnoughReplicas.Description + `","status":503}`
+	want := `[{"topic":"t","partition":0,"offset":7,"timestamp":5},{"topic":"t","error":"` + kerr.NotEnoughReplicas.Description + `","status":503}]`
+	if w.Code != http.StatusMultiStatus || w.Body.String() != want {
+		t.Fatalf("got %d %s, want 207 %s", w.Code, w.Body, want)
+	}
+	results[0] = producer.Result{Partition: -1, Offset: -1, Err: kerr.NotEnoughReplicas}
+	w = httptest.NewRecorder()
+	if err := (Upstash{}).Encode(w, httptest.NewRequest("POST", "/produce", nil), req, results); err != nil {
+		t.Fatal(err)
+	}
+	want = `{"error":"` + kerr.NotEnoughReplicas.Description + `","status":503}`
 	if w.Code != http.StatusServiceUnavailable || w.Body.String() != want {
-		t.Fatalf("got %d %s, want 503 %s", w.Code, w.Body, want)
+		t.Fatalf("nothing written: got %d %s, want 503 %s", w.Code, w.Body, want)
 	}
 }
 

@@ -203,14 +203,18 @@ type metadata struct {
 // Encode answers with the records' metadata: one object for the GET form, an
 // array otherwise. Any failed record makes the answer that record's error.
 func (u Upstash) Encode(w http.ResponseWriter, r *http.Request, req *dialects.Request, results []producer.Result) error {
-	for _, res := range results {
-		if res.Err != nil {
-			u.WriteError(w, r, res.Err)
-			return nil
+	_, isSingle := req.State.(single)
+	some, failed := dialects.SomeWritten(results)
+	if failed && (!some || isSingle) {
+		for _, res := range results {
+			if res.Err != nil {
+				u.WriteError(w, r, res.Err)
+				return nil
+			}
 		}
 	}
 	var b []byte
-	if _, ok := req.State.(single); ok {
+	if isSingle {
 		b = appendMetadata(make([]byte, 0, 128), req.Records[0].Topic, results[0])
 	} else {
 		b = make([]byte, 0, 2+len(results)*80)
@@ -219,12 +223,21 @@ func (u Upstash) Encode(w http.ResponseWriter, r *http.Request, req *dialects.Re
 			if i > 0 {
 				b = append(b, ',')
 			}
+			if res.Err != nil {
+				b = dialects.AppendSimpleError(b, req.Records[i].Topic, res.Err)
+				continue
+			}
 			b = appendMetadata(b, req.Records[i].Topic, res)
 		}
 		b = append(b, ']')
 	}
+	status := http.StatusOK
+	if failed {
+		// Some messages written, others not: each message's outcome.
+		status = http.StatusMultiStatus
+	}
 	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(http.StatusOK)
+	w.WriteHeader(status)
 	_, err := w.Write(b)
 	return err
 }

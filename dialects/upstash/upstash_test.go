@@ -449,3 +449,52 @@ func TestReadErrors(t *testing.T) {
 		t.Errorf("offsets of one partition: %d %s", resp.StatusCode, body)
 	}
 }
+
+// TestPartialSuccess: Kafka writes one message of a request and refuses the
+// other (its partition answers INVALID_RECORD). The answer is 207 with each
+// message's outcome, without Retry-After: a client retrying the request
+// whole would write the first message twice. The written one is in Kafka
+// at the partition and offset the answer gives.
+func TestPartialSuccess(t *testing.T) {
+	if gatewaytest.Real() {
+		t.Skip("needs kfake to inject a produce error")
+	}
+	g := newGateway(t, "", "")
+	g.Fake.ControlKey(int16(kmsg.Produce), func(kreq kmsg.Request) (kmsg.Response, error, bool) {
+		g.Fake.KeepControl()
+		req := kreq.(*kmsg.ProduceRequest)
+		for _, rt := range req.Topics {
+			for _, rp := range rt.Partitions {
+				if rp.Partition != 1 {
+					continue
+				}
+				// Partition 1 refuses; kfake writes the others.
+				resp := req.ResponseKind().(*kmsg.ProduceResponse)
+				st := kmsg.NewProduceResponseTopic()
+				st.Topic, st.TopicID = rt.Topic, rt.TopicID
+				sp := kmsg.NewProduceResponseTopicPartition()
+				sp.Partition, sp.ErrorCode = 1, kerr.InvalidRecord.Code
+				st.Partitions = append(st.Partitions, sp)
+				resp.Topics = append(resp.Topics, st)
+				return resp, nil, true
+			}
+		}
+		return nil, nil, false
+	})
+	topic := g.Topic("cities")
+	resp, body := do(t, g, "POST", "/produce", `[{"topic":"`+topic+`","value":"kept","partition":0},{"topic":"`+topic+`","value":"refused","partition":1}]`)
+	var got []map[string]any
+	if resp.StatusCode != http.StatusMultiStatus || json.Unmarshal(body, &got) != nil || len(got) != 2 {
+		t.Fatalf("got %d %s, want 207 with two outcomes", resp.StatusCode, body)
+	}
+	if resp.Header.Get("Retry-After") != "" {
+		t.Fatal("a partly written request invites its retry with Retry-After")
+	}
+	if got[1]["error"] != kerr.InvalidRecord.Description || got[1]["status"] != float64(400) || got[0]["error"] != nil {
+		t.Fatalf("outcomes %v", got)
+	}
+	recs := g.Records(t, "cities", 1)
+	if len(recs) != 1 || string(recs[0].Value) != "kept" || float64(recs[0].Offset) != got[0]["offset"] || float64(recs[0].Partition) != got[0]["partition"] {
+		t.Fatalf("in Kafka: %v; answered %v", recs, got[0])
+	}
+}

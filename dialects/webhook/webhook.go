@@ -13,8 +13,11 @@
 //   - With split lines, a trailing "\r" is trimmed from each line, so CRLF
 //     input gives the same records as LF input.
 //   - The request is validated whole before anything is produced. If Kafka
-//     then fails some records, the answer is the first failure's error: a
-//     2xx always means every record was written.
+//     then fails every record, the answer is the first failure's error; if
+//     it wrote some lines of a split lines request and failed others, the
+//     answer is 207 with each line's result or {"topic","error","status"},
+//     without Retry-After: retrying the whole request would write the
+//     written lines twice.
 //   - timestamp in answers is epoch milliseconds, as in Upstash's answers.
 //   - value_schema: each body (or line) is the value in the schema's JSON
 //     form; one that does not match refuses the request with 422 naming the
@@ -245,16 +248,25 @@ func splitLines(r *http.Request, template producer.Message, lim dialects.Route) 
 // Encode answers with the records' metadata: an object, or an array with
 // split lines. Any failed record makes the answer that record's error.
 func (wh *Webhook) Encode(w http.ResponseWriter, r *http.Request, req *dialects.Request, results []producer.Result) error {
-	for _, res := range results {
-		if res.Err != nil {
-			wh.WriteError(w, r, res.Err)
-			return nil
+	some, failed := dialects.SomeWritten(results)
+	if failed && (!some || req.State == nil) {
+		// Nothing was written: the first failure answers for all.
+		for _, res := range results {
+			if res.Err != nil {
+				wh.WriteError(w, r, res.Err)
+				return nil
+			}
 		}
 	}
 	// A request is spooled whole (the handler's spool policy): 202, and
-	// each result says only where the record will go.
+	// each result says only where the record will go. Some lines written
+	// and others not: 207, each line's result or error, so that a client
+	// retries only what failed.
 	status := http.StatusOK
-	if len(results) > 0 && results[0].Spooled {
+	switch {
+	case failed:
+		status = http.StatusMultiStatus
+	case len(results) > 0 && results[0].Spooled:
 		status = http.StatusAccepted
 	}
 	// Written by hand: this runs once per record of every request.
@@ -267,6 +279,10 @@ func (wh *Webhook) Encode(w http.ResponseWriter, r *http.Request, req *dialects.
 		for i, res := range results {
 			if i > 0 {
 				buf = append(buf, ',')
+			}
+			if res.Err != nil {
+				buf = dialects.AppendSimpleError(buf, req.Records[i].Topic, res.Err)
+				continue
 			}
 			buf = appendMetadata(buf, req.Records[i].Topic, res)
 		}

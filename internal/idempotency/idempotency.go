@@ -237,20 +237,23 @@ func (s *Store) Claim(scope, fp Digest, now time.Time) (e *Entry, wait <-chan st
 }
 
 // Settle gives a pending entry its outcome. A request Kafka wrote some
-// record of is remembered for the window; one it wrote nothing of is
-// forgotten, so that a retry produces it again, but the requests already
-// waiting on it get its outcome.
+// record of is remembered for the window, and so is one of which a record
+// failed indeterminately (a timeout, a client closed with it in flight:
+// producer.Indeterminate), which Kafka may have written: a retry is told
+// that outcome rather than writing the records again. One Kafka surely
+// wrote nothing of is forgotten, so that a retry produces it again, but the
+// requests already waiting on it get its outcome.
 func (s *Store) Settle(e *Entry, results []producer.Result, err error, now time.Time) {
-	written := false
+	keep := false
 	for i := range results {
-		if results[i].Err == nil {
-			written = true
+		if results[i].Err == nil || producer.Indeterminate(results[i].Err) {
+			keep = true
 			break
 		}
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if written {
+	if keep {
 		e.keep(results)
 		e.expires = now.Add(s.window)
 		s.fifo = append(s.fifo, e)

@@ -2,10 +2,13 @@ package idempotency
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/caddy-kafka/caddy-kafka/producer"
 )
@@ -158,6 +161,42 @@ func TestKey(t *testing.T) {
 		got, err := Key(tc.in)
 		if got != tc.want || err != tc.err {
 			t.Errorf("%q: %q %v, want %q %v", tc.in, got, err, tc.want, tc.err)
+		}
+	}
+}
+
+// A request of which Kafka surely wrote nothing is forgotten, so that its
+// retry produces; one whose records failed indeterminately (a timeout, a
+// client closed with them in flight: Kafka may have written them) is
+// remembered, so that its retry is told that outcome instead of writing
+// the records a second time.
+func TestSettleIndeterminate(t *testing.T) {
+	now := time.Now()
+	s := NewStore(time.Hour, 100)
+	failed := func(err error) []producer.Result {
+		return []producer.Result{{Partition: -1, Offset: -1, Err: err}, {Partition: -1, Offset: -1, Err: err}}
+	}
+	for i, tc := range []struct {
+		name     string
+		results  []producer.Result
+		remember bool
+	}{
+		{"unknown topic: nothing written", failed(producer.ErrUnknownTopic), false},
+		{"overloaded: nothing written", failed(producer.ErrOverloaded), false},
+		{"timeout: may be written", failed(producer.ErrTimeout), true},
+		{"client closed: may be written", failed(fmt.Errorf("producing: %w", kgo.ErrClientClosed)), true},
+		{"one written", []producer.Result{{Partition: 0, Offset: 7}, {Partition: -1, Offset: -1, Err: producer.ErrUnknownTopic}}, true},
+	} {
+		e, _, _ := s.Claim(scopeOf(i), Digest{1}, now)
+		s.Settle(e, tc.results, nil, now)
+		again, wait, created := s.Claim(scopeOf(i), Digest{1}, now)
+		if created == tc.remember || (!created && wait != nil) {
+			t.Errorf("%s: retried key created anew = %v, want remembered = %v", tc.name, created, tc.remember)
+		}
+		if !created {
+			if got, err := again.Outcome(); err != nil || len(got) != len(tc.results) || (got[0].Err == nil) != (tc.results[0].Err == nil) {
+				t.Errorf("%s: the retry is told %v %v, want the first outcome", tc.name, got, err)
+			}
 		}
 	}
 }
