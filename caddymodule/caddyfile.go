@@ -316,9 +316,20 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //		<dialect options...>
 //	}
 //
+// or, the dialect's options in a block of its own, as Caddy's encode and
+// reverse_proxy take a guest module's:
+//
+//	kafka_rest [<matcher>] <dialect> {
+//		<handler options...>
+//		<dialect> {
+//			<dialect options...>
+//		}
+//	}
+//
 // The dialect is the name of a module of the http.kafka_rest.dialects
-// namespace. The lines of the block that are none of the above are the
-// dialect's: they are given to the dialect's UnmarshalCaddyfile as a block of
+// namespace. Its own block is given to caddyfile.UnmarshalModule as it
+// stands. Otherwise the lines of the block that are none of the above are
+// the dialect's: they are given to the dialect's UnmarshalCaddyfile as a block of
 // the dialect's name,
 //
 //	<dialect> {
@@ -346,7 +357,10 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	}
 	dialect := mod.New()
 
-	var open, dialectLines []caddyfile.Token
+	var (
+		open, dialectLines []caddyfile.Token
+		own                caddyfile.Unmarshaler // the dialect, from its own block if given
+	)
 	seen := dialects.Seen{}
 	for d.NextBlock(0) {
 		if open == nil {
@@ -418,9 +432,25 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return err
 			}
 			h.Spool = sr
+		case name:
+			// The dialect's own block, handed to it as Caddy's encode and
+			// reverse_proxy hand a guest module its segment.
+			if err := seen.Once(d); err != nil {
+				return err
+			}
+			if own, err = caddyfile.UnmarshalModule(d, dialectNamespace+"."+name); err != nil {
+				return err
+			}
 		default:
 			dialectLines = append(dialectLines, d.NextSegment()...)
 		}
+	}
+	if own != nil && len(dialectLines) > 0 {
+		return errorAt(dialectLines[0], fmt.Errorf("give the %s options in its own block or among kafka_rest's, not both", name))
+	}
+	if own != nil {
+		h.DialectRaw = caddyconfig.JSONModuleObject(own, "name", name, nil)
+		return nil
 	}
 	if len(dialectLines) > 0 {
 		// d is on the block's closing brace.
