@@ -3,7 +3,27 @@ package caddymodule
 import (
 	"io"
 	"net/http"
+
+	"github.com/caddy-kafka/caddy-kafka/dialects"
 )
+
+// prepareBody applies the handler's body policy, the same for every
+// operation that reads a body, before the dialect reads it: max_body (but
+// for a stream, whose dialect bounds each record), a signature checked
+// over the bytes as received (a Verifier dialect's produce), then the
+// Content-Encoding undone. release frees the decoders once the request is
+// answered.
+func (h *Handler) prepareBody(w http.ResponseWriter, r *http.Request, op dialects.Op) (release func(), err error) {
+	if op != dialects.OpStream {
+		h.boundBody(w, r)
+	}
+	if h.verifier != nil && op == dialects.OpProduce {
+		if err := h.verifyBody(r); err != nil {
+			return nothing, err
+		}
+	}
+	return h.decodeBody(w, r, op == dialects.OpStream)
+}
 
 // boundBody bounds the body of a request whose operation reads it by the
 // route's max_body: every operation's but a stream's, whose dialect bounds

@@ -220,16 +220,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	h.client.requests.Add(1)
 	defer h.client.requests.Add(-1)
 	if m.Body {
-		if m.Op != dialects.OpStream {
-			h.boundBody(w, r)
-		}
-		if h.verifier != nil && m.Op == dialects.OpProduce {
-			if err := h.verifyBody(r); err != nil {
-				h.fail(w, r, err, 0)
-				return nil
-			}
-		}
-		release, err := h.decodeBody(w, r, m.Op == dialects.OpStream)
+		release, err := h.prepareBody(w, r, m.Op)
 		defer release()
 		if err != nil {
 			h.fail(w, r, err, 0)
