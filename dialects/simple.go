@@ -1,10 +1,10 @@
 package dialects
 
 import (
-	"encoding/json"
 	"net/http"
 	"strconv"
 
+	"github.com/caddy-kafka/caddy-kafka/dialects/internal/jsonfast"
 	"github.com/caddy-kafka/caddy-kafka/producer"
 )
 
@@ -70,15 +70,10 @@ func AppendSimpleError(buf []byte, topic string, err error) []byte {
 		status = SimpleStatus(e.Class)
 	}
 	buf = append(buf, `{"topic":`...)
-	buf = appendJSONString(buf, topic)
+	buf = jsonfast.AppendString(buf, topic)
 	buf = append(buf, `,"error":`...)
-	buf = appendJSONString(buf, e.Message)
+	buf = jsonfast.AppendString(buf, e.Message)
 	buf = append(buf, `,"status":`...)
 	buf = strconv.AppendInt(buf, int64(status), 10)
 	return append(buf, '}')
-}
-
-func appendJSONString(buf []byte, s string) []byte {
-	b, _ := json.Marshal(s)
-	return append(buf, b...)
 }
