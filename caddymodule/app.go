@@ -28,8 +28,14 @@ func init() {
 // the old one is flushed and closed once no config uses it.
 var clients = caddy.NewUsagePool()
 
-// How long a client being retired may take to flush what it buffered.
-const closeFlushTimeout = 30 * time.Second
+// How long a client being retired may take to finish its requests and
+// flush what it buffered: closeFlushTimeout, or closeAwayTimeout when its
+// cluster is unreachable, since nothing buffered can be written then and a
+// stop should not wait for it (records written by then still count).
+const (
+	closeFlushTimeout = 30 * time.Second
+	closeAwayTimeout  = 2 * time.Second
+)
 
 // App is the kafka app: the Kafka clusters that kafka_rest handlers produce
 // to, each with one franz-go client shared by every handler and request.
@@ -216,10 +222,16 @@ type pooledClient struct {
 
 // Destruct stops the health checks, waits for the requests in flight, then
 // flushes what is buffered and closes the client, all within
-// closeFlushTimeout.
+// closeFlushTimeout, or closeAwayTimeout if the cluster is unreachable.
+// Records still buffered then are lost, and logged by count: their
+// requests were not acknowledged.
 func (p *pooledClient) Destruct() error {
+	wait := closeFlushTimeout
+	if p.obs.snapshot().State == stateUnreachable {
+		wait = closeAwayTimeout
+	}
 	p.obs.stop()
-	ctx, cancel := context.WithTimeout(context.Background(), closeFlushTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
 	defer cancel()
 	for p.requests.Load() > 0 && ctx.Err() == nil {
 		time.Sleep(10 * time.Millisecond)
@@ -227,8 +239,10 @@ func (p *pooledClient) Destruct() error {
 	if p.registry != nil {
 		p.registry.Close()
 	}
+	held, _ := p.Buffered()
 	if err := p.Close(ctx); err != nil {
-		p.logger.Error("closing kafka client lost buffered records", zap.Error(err))
+		p.logger.Error("closing kafka client lost buffered records, whose requests were not acknowledged",
+			zap.Int64("records", held), zap.Duration("waited", wait), zap.Error(err))
 		return err
 	}
 	p.logger.Debug("kafka client closed")

@@ -1,6 +1,7 @@
 package caddymodule
 
 import (
+	"errors"
 	"net/http"
 	"time"
 
@@ -64,6 +65,9 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error, record
 // with a pointer to the admin API that knows why. Other errors pass as they
 // are.
 func (h *Handler) unreachable(err error) error {
+	if errors.Is(err, errAway) {
+		return err // already told so
+	}
 	switch dialects.ErrorOf(err).Class {
 	case producer.ClassTimeout, producer.ClassUnavailable:
 	default:
@@ -77,4 +81,28 @@ func (h *Handler) unreachable(err error) error {
 		return err
 	}
 	return dialects.Unavailable(st.Since.UTC().Format(time.RFC3339), err)
+}
+
+// errAway is the cause of the answers given at once while the cluster is
+// known unreachable: nothing was sent to Kafka.
+var errAway = errors.New("the gateway's health checks find no broker answering; nothing was sent")
+
+// away is the dialect's unavailable error, to answer at once, while the
+// cluster's health check finds it unreachable, and nil otherwise. Waiting
+// out the route's timeout (or the cluster's delivery_timeout) for a broker
+// already known not to answer would only hold the client, and buffer
+// records that may be written long after their request was answered as a
+// failure. The health check asks every broker it knows concurrently, more
+// often while the cluster is unreachable, so that one paused broker does
+// not make the cluster look away, and a cluster back is served again
+// within about healthRetry.
+func (h *Handler) away() error {
+	if h.client.obs == nil {
+		return nil
+	}
+	st := h.client.obs.snapshot()
+	if st.State != stateUnreachable {
+		return nil
+	}
+	return dialects.Unavailable(st.Since.UTC().Format(time.RFC3339), errAway)
 }

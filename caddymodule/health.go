@@ -17,9 +17,13 @@ import (
 // A pooled client's health check asks a broker for the cluster's metadata
 // (brokers only, no topics) every healthInterval, each attempt bounded by
 // healthTimeout, so that the state seen by kafka_ready and the admin API
-// follows the cluster within a few seconds.
+// follows the cluster within a few seconds. While the cluster is
+// unreachable, and requests to it are answered at once without trying it
+// (Handler.away), it is checked every healthRetry instead, so that it is
+// served again soon after it is back; a refused connection costs little.
 const (
 	healthInterval = 2 * time.Second
+	healthRetry    = 500 * time.Millisecond
 	healthTimeout  = 2 * time.Second
 	maxErrorText   = 512
 )
@@ -132,12 +136,17 @@ func (o *clientObs) stop() {
 
 func (o *clientObs) run(ctx context.Context, c *producer.Client) {
 	defer close(o.done)
-	t := time.NewTicker(healthInterval)
-	defer t.Stop()
 	for {
+		start := time.Now()
 		o.check(ctx, c)
+		every := healthInterval
+		if o.snapshot().State == stateUnreachable {
+			every = healthRetry
+		}
+		t := time.NewTimer(time.Until(start.Add(every)))
 		select {
 		case <-ctx.Done():
+			t.Stop()
 			return
 		case <-t.C:
 		}

@@ -38,8 +38,11 @@ func (l *lender) Describe(ctx context.Context, topics ...string) (producer.Clust
 			return producer.ClusterInfo{}, dialects.TopicNotAllowed(t)
 		}
 	}
-	tctx, cancel := h.withTimeout(ctx)
+	tctx, cancel, err := h.reach(ctx)
 	defer cancel()
+	if err != nil {
+		return producer.ClusterInfo{}, err
+	}
 	info, err := h.client.Describe(tctx, topics...)
 	if err != nil {
 		return info, err
@@ -53,8 +56,11 @@ func (l *lender) Fetch(ctx context.Context, topic string, partition int32, offse
 	if !h.allowed(ctx, topic) {
 		return nil, dialects.TopicNotAllowed(topic)
 	}
-	ctx, cancel := h.withTimeout(ctx)
+	ctx, cancel, err := h.reach(ctx)
 	defer cancel()
+	if err != nil {
+		return nil, err
+	}
 	maxRecords = min(maxRecords, h.MaxRecords)
 	maxBytes = int32(min(int64(maxBytes), h.MaxBody, math.MaxInt32))
 	return h.client.Fetch(ctx, topic, partition, offset, maxRecords, maxBytes)
@@ -62,8 +68,11 @@ func (l *lender) Fetch(ctx context.Context, topic string, partition int32, offse
 
 func (l *lender) Brokers(ctx context.Context) (producer.ClusterInfo, error) {
 	h := (*Handler)(l)
-	ctx, cancel := h.withTimeout(ctx)
+	ctx, cancel, err := h.reach(ctx)
 	defer cancel()
+	if err != nil {
+		return producer.ClusterInfo{}, err
+	}
 	return h.client.ClusterState(ctx)
 }
 
@@ -72,8 +81,11 @@ func (l *lender) TopicConfigs(ctx context.Context, topic string) ([]producer.Top
 	if !h.allowed(ctx, topic) {
 		return nil, dialects.TopicNotAllowed(topic)
 	}
-	tctx, cancel := h.withTimeout(ctx)
+	tctx, cancel, err := h.reach(ctx)
 	defer cancel()
+	if err != nil {
+		return nil, err
+	}
 	return h.client.TopicConfigs(tctx, topic)
 }
 
@@ -84,8 +96,11 @@ func (l *lender) FetchMany(ctx context.Context, positions []producer.FetchPositi
 			return nil, dialects.TopicNotAllowed(p.Topic)
 		}
 	}
-	tctx, cancel := h.withTimeout(ctx)
+	tctx, cancel, err := h.reach(ctx)
 	defer cancel()
+	if err != nil {
+		return nil, err
+	}
 	maxRecords = min(maxRecords, h.MaxRecords)
 	maxBytes = int32(min(int64(maxBytes), h.MaxBody, math.MaxInt32))
 	return h.client.FetchMany(tctx, positions, wait, maxRecords, maxBytes)
@@ -98,8 +113,11 @@ func (l *lender) ListOffsets(ctx context.Context, ts int64, parts []producer.Top
 			return nil, dialects.TopicNotAllowed(p.Topic)
 		}
 	}
-	tctx, cancel := h.withTimeout(ctx)
+	tctx, cancel, err := h.reach(ctx)
 	defer cancel()
+	if err != nil {
+		return nil, err
+	}
 	return h.client.ListOffsets(tctx, ts, parts)
 }
 
@@ -108,8 +126,11 @@ func (h *Handler) clusterID(ctx context.Context) (string, error) {
 	if id := h.kafkaID.Load(); id != nil {
 		return *id, nil
 	}
-	ctx, cancel := h.withTimeout(ctx)
+	ctx, cancel, err := h.reach(ctx)
 	defer cancel()
+	if err != nil {
+		return "", err
+	}
 	info, err := h.client.ClusterState(ctx)
 	if err != nil {
 		return "", err

@@ -24,6 +24,16 @@ func (h *Handler) withTimeout(ctx context.Context) (context.Context, context.Can
 	return ctx, func() {}
 }
 
+// reach bounds ctx by the handler's timeout for a call to Kafka, or says at
+// once, without waiting, that the cluster is away (see away).
+func (h *Handler) reach(ctx context.Context) (context.Context, context.CancelFunc, error) {
+	if err := h.away(); err != nil {
+		return ctx, func() {}, err
+	}
+	ctx, cancel := h.withTimeout(ctx)
+	return ctx, cancel, nil
+}
+
 // checkTopic refuses a topic the allow-list does not allow or Kafka does not
 // have.
 func (h *Handler) checkTopic(r *http.Request, topic string) error {
@@ -35,6 +45,9 @@ func (h *Handler) checkTopic(r *http.Request, topic string) error {
 func (h *Handler) topicExists(ctx context.Context, r *http.Request, topic string) error {
 	if !h.allowed(r.Context(), topic) {
 		return dialects.TopicNotAllowed(topic)
+	}
+	if err := h.away(); err != nil {
+		return err
 	}
 	_, err := h.client.Partitions(ctx, topic)
 	if err != nil && producer.Classify(err) == producer.ClassUnknownTopic {

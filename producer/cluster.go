@@ -5,34 +5,51 @@ import (
 	"errors"
 	"sort"
 
-	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-// ClusterState asks a broker for the cluster's ID, controller and brokers
-// (Topics is left nil), as a health check: the brokers discovered so far
-// first, then the seeds, one after the other, as franz-go's Ping does. It
-// returns the first answer, or the last broker's error as franz-go gave it,
-// without a prefix, so that it reads the same in logs and the admin API.
+// ClusterState asks the brokers for the cluster's ID, controller and
+// brokers (Topics is left nil), as a health check: every broker discovered
+// so far and every seed at once. It returns the first answer, or, when none
+// answers, the error of the last broker in that order (the seeds last) as
+// franz-go gave it, without a prefix, so that it reads the same in logs and
+// the admin API.
 //
-// Unlike Describe it goes to every known broker in turn rather than letting
-// franz-go pick one, so that a check fails only when no broker answers.
+// Unlike Describe it asks every known broker rather than letting franz-go
+// pick one, so that a check fails only when no broker answers; and at once
+// rather than in turn, so that one broker that accepts connections and
+// never answers (paused, or behind a black hole) does not spend the whole
+// check's time.
 func (c *Client) ClusterState(ctx context.Context) (ClusterInfo, error) {
-	req := kmsg.NewPtrMetadataRequest()
-	req.Topics = []kmsg.MetadataRequestTopic{} // empty, not nil: no topics
-	err := errors.New("no broker to ask")
-	for _, brokers := range [2][]*kgo.Broker{c.kc.DiscoveredBrokers(), c.kc.SeedBrokers()} {
-		for _, b := range brokers {
-			var resp *kmsg.MetadataResponse
-			if resp, err = bounded(ctx, func() (*kmsg.MetadataResponse, error) { return req.RequestWith(ctx, b) }); err == nil {
-				return clusterInfo(resp), nil
-			}
-			if ctx.Err() != nil {
-				return ClusterInfo{}, err
-			}
-		}
+	brokers := append(c.kc.DiscoveredBrokers(), c.kc.SeedBrokers()...)
+	if len(brokers) == 0 {
+		return ClusterInfo{}, errors.New("no broker to ask")
 	}
-	return ClusterInfo{}, err
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel() // the others' requests, once one answered
+	type answer struct {
+		i    int
+		resp *kmsg.MetadataResponse
+		err  error
+	}
+	answers := make(chan answer, len(brokers))
+	for i, b := range brokers {
+		go func() {
+			req := kmsg.NewPtrMetadataRequest()
+			req.Topics = []kmsg.MetadataRequestTopic{} // empty, not nil: no topics
+			resp, err := bounded(ctx, func() (*kmsg.MetadataResponse, error) { return req.RequestWith(ctx, b) })
+			answers <- answer{i, resp, err}
+		}()
+	}
+	errs := make([]error, len(brokers))
+	for range brokers {
+		a := <-answers
+		if a.err == nil {
+			return clusterInfo(a.resp), nil
+		}
+		errs[a.i] = a.err
+	}
+	return ClusterInfo{}, errs[len(errs)-1]
 }
 
 // clusterInfo is the cluster part of a metadata response: its ID, controller
