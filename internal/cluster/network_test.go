@@ -10,6 +10,8 @@ import (
 	toxiproxy "github.com/Shopify/toxiproxy/v2"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
+
+	"github.com/caddy-kafka/caddy-kafka/internal/suite"
 )
 
 // proxies are toxiproxy's TCP proxies, in-process, one in front of each
@@ -71,7 +73,13 @@ func TestNetworkFaults(t *testing.T) {
 	r := startRun(t, e, a, e.allowed, 0, "")
 	t.Cleanup(func() { ps.clear(t) })
 
-	phase := func(name string, hold time.Duration, inject func()) {
+	// Each phase's effect is asserted, so that a fault that was not
+	// injected fails instead of passing quietly: effect checks the
+	// answers during the fault (their mean time and the error answers).
+	// Recovery is bounded by recoverBound after the fault is removed:
+	// measured 13ms-2s.
+	const recoverBound = 20 * time.Second
+	phase := func(name string, hold time.Duration, inject func(), effect func(mean time.Duration, rep report) string) {
 		l := r.current()
 		before := len(l.Snapshot())
 		start := time.Now()
@@ -94,14 +102,35 @@ func TestNetworkFaults(t *testing.T) {
 		if n > 0 {
 			mean = slow / time.Duration(n)
 		}
-		t.Logf("%s for %v: %s; mean answer during the fault %v; every dialect 2xx again %v after the fault was removed",
+		suite.Figure(t, "%s for %v: %s; mean answer during the fault %v; every dialect 2xx again %v after the fault was removed",
 			name, hold, rep, mean.Round(time.Millisecond), back.Round(time.Millisecond))
+		if why := effect(mean, rep); why != "" {
+			t.Errorf("%s: no effect seen: %s", name, why)
+		}
+		if back > recoverBound {
+			t.Errorf("%s: every dialect 2xx again only %v after the fault was removed, over %v", name, back.Round(time.Millisecond), recoverBound)
+		}
 		r.load(t) // a fresh load for the next phase, on the same gateway
 	}
 	time.Sleep(2 * time.Second)
-	phase("200ms latency each way on every broker", 10*time.Second, func() { ps.add(t, "latency", `"latency":200`) })
-	phase("connection-reset storm on every broker", 8*time.Second, func() { ps.add(t, "reset_peer", `"timeout":0`) })
-	phase("broker 1 accepts TCP and never answers", 15*time.Second, func() { ps.add(t, "timeout", `"timeout":0`, 1) })
+	// A produce is a round trip to a broker: 400ms with 200ms each way,
+	// against a few ms without (measured mean 415ms); requests that span
+	// the toxic's removal are quicker, hence 300ms.
+	phase("200ms latency each way on every broker", 10*time.Second, func() { ps.add(t, "latency", `"latency":200`) },
+		func(mean time.Duration, _ report) string {
+			if mean < 300*time.Millisecond {
+				return fmt.Sprintf("mean answer %v, well under the 400ms round trip", mean)
+			}
+			return ""
+		})
+	errored := func(_ time.Duration, rep report) string {
+		if rep.errors == 0 {
+			return "no request was answered with an error"
+		}
+		return ""
+	}
+	phase("connection-reset storm on every broker", 8*time.Second, func() { ps.add(t, "reset_peer", `"timeout":0`) }, errored)
+	phase("broker 1 accepts TCP and never answers", 15*time.Second, func() { ps.add(t, "timeout", `"timeout":0`, 1) }, errored)
 	time.Sleep(time.Second)
 	r.finish(t, false)
 }

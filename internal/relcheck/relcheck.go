@@ -463,6 +463,28 @@ func ReadBack(t testing.TB, brokers []string, topic string) map[string]int {
 // id twice or unknown. It returns how many records it checked.
 func CheckExactlyOnce(t testing.TB, rs []Result, brokers []string, topic func(string) string, ds []Dialect, refusedMeansAbsent bool) int {
 	t.Helper()
+	return Check(t, rs, brokers, topic, ds, refusedMeansAbsent).Checked
+}
+
+// Counts is what Check found in Kafka for a run's answers.
+type Counts struct {
+	Checked int // records read back
+	Acked   int // requests answered 2xx, each in Kafka once
+	// The indeterminate answers (unavailable or timed out, or none at
+	// all), by what became of their record: written once anyway, or not
+	// written.
+	ErrWritten, ErrAbsent int
+}
+
+func (c Counts) String() string {
+	return fmt.Sprintf("%d acknowledged, each in Kafka once; of the %d error or missing answers, %d were written anyway (once) and %d not",
+		c.Acked, c.ErrWritten+c.ErrAbsent, c.ErrWritten, c.ErrAbsent)
+}
+
+// Check is CheckExactlyOnce, returning what it counted.
+func Check(t testing.TB, rs []Result, brokers []string, topic func(string) string, ds []Dialect, refusedMeansAbsent bool) Counts {
+	t.Helper()
+	var c Counts
 	checked := 0
 	for _, d := range ds {
 		seen := ReadBack(t, brokers, topic(d.Topic))
@@ -482,6 +504,12 @@ func CheckExactlyOnce(t testing.TB, rs []Result, brokers []string, topic func(st
 					if lost <= 3 {
 						t.Errorf("%s: acknowledged record %s is in Kafka %d times", d.Name, id, seen[id])
 					}
+				}
+			case o == Unavailable || o == NoAnswer:
+				if seen[id] > 0 {
+					c.ErrWritten++
+				} else {
+					c.ErrAbsent++
 				}
 			case o == Overload && refusedMeansAbsent && seen[id] != 0:
 				refusedWritten++
@@ -505,8 +533,10 @@ func CheckExactlyOnce(t testing.TB, rs []Result, brokers []string, topic func(st
 			checked += n
 		}
 		t.Logf("%s: %d sent, %d acknowledged, %d in Kafka", d.Name, len(sent), acked, len(seen))
+		c.Acked += acked
 	}
-	return checked
+	c.Checked = checked
+	return c
 }
 
 // leakPatterns are internals an error body must never show: addresses,

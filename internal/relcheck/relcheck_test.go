@@ -51,6 +51,7 @@ func TestCheckExactlyOnceCatchesPlantedFaults(t *testing.T) {
 		{"planted duplicate of an acknowledged record", []Result{ok("a"), ok("b")}, []string{"a", "b", "b"}, true, "acknowledged record b is in Kafka 2 times"},
 		{"a timed-out record written twice", []Result{ok("a"), {Dialect: d.Name, ID: "t", Outcome: Unavailable}}, []string{"a", "t", "t"}, true, "record t (answered unavailable) is in Kafka 2 times"},
 		{"a timed-out record written once", []Result{ok("a"), {Dialect: d.Name, ID: "t", Outcome: Unavailable}}, []string{"a", "t"}, true, ""},
+		{"indeterminate answers, one written", []Result{ok("a"), {Dialect: d.Name, ID: "t", Outcome: Unavailable}, {Dialect: d.Name, ID: "n", Outcome: NoAnswer}, {Dialect: d.Name, ID: "u", Outcome: Unavailable}}, []string{"a", "n"}, true, ""},
 		{"an overload refusal written", []Result{ok("a"), {Dialect: d.Name, ID: "o", Outcome: Overload}}, []string{"a", "o"}, true, "refused as overloaded is in Kafka 1 times"},
 		{"a record nobody sent", []Result{ok("a")}, []string{"a", "ghost"}, true, `record "ghost" in Kafka was never sent`},
 	}
@@ -73,7 +74,8 @@ func TestCheckExactlyOnceCatchesPlantedFaults(t *testing.T) {
 			cl.Close()
 
 			rec := &recorder{TB: t}
-			checked := CheckExactlyOnce(rec, tc.answers, fake.ListenAddrs(), topic, []Dialect{d}, tc.refused)
+			c := Check(rec, tc.answers, fake.ListenAddrs(), topic, []Dialect{d}, tc.refused)
+			checked := c.Checked
 			got := rec.failures()
 			switch {
 			case tc.wantFail == "" && got != "":
@@ -83,6 +85,25 @@ func TestCheckExactlyOnceCatchesPlantedFaults(t *testing.T) {
 			}
 			if checked != len(tc.written) {
 				t.Fatalf("checked %d records, %d are in Kafka", checked, len(tc.written))
+			}
+			// The indeterminate answers are counted by what became of
+			// their record.
+			var written, absent int
+			seen := map[string]bool{}
+			for _, id := range tc.written {
+				seen[id] = true
+			}
+			for _, a := range tc.answers {
+				if a.Outcome == Unavailable || a.Outcome == NoAnswer {
+					if seen[a.ID] {
+						written++
+					} else {
+						absent++
+					}
+				}
+			}
+			if c.ErrWritten != written || c.ErrAbsent != absent {
+				t.Errorf("indeterminate answers counted %d written, %d absent; want %d, %d", c.ErrWritten, c.ErrAbsent, written, absent)
 			}
 		})
 	}
