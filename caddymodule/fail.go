@@ -65,8 +65,8 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error, record
 // with a pointer to the admin API that knows why. Other errors pass as they
 // are.
 func (h *Handler) unreachable(err error) error {
-	if errors.Is(err, errAway) {
-		return err // already told so
+	if errors.Is(err, errAway) || errors.Is(err, dialects.ErrOutcomeUnknown) {
+		return err // already told so, or not about now
 	}
 	switch dialects.ErrorOf(err).Class {
 	case producer.ClassTimeout, producer.ClassUnavailable:

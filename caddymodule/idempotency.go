@@ -188,7 +188,7 @@ func (h *Handler) produceIdempotent(ctx context.Context, r *http.Request, req *d
 		}
 		if wait == nil {
 			h.metrics.idempotency(idempotencyReplayed)
-			return e.Outcome()
+			return told(e.Outcome())
 		}
 		// The first request is still in flight (a concurrent repeat, or
 		// a retry of a request that timed out): its outcome is ours.
@@ -201,7 +201,7 @@ func (h *Handler) produceIdempotent(ctx context.Context, r *http.Request, req *d
 		}
 		select {
 		case <-wait:
-			return e.Outcome()
+			return told(e.Outcome())
 		case <-ctx.Done():
 		case <-expired:
 		}
@@ -264,3 +264,23 @@ var (
 	_ caddy.CleanerUpper = (*Handler)(nil)
 	_ caddy.Destructor   = (*idempotency.Store)(nil)
 )
+
+// told is a settled key's outcome as a repeat of its request is told it: a
+// record that failed indeterminately is told that its outcome is final and
+// unknown (dialects.OutcomeUnknown), without Retry-After, since repeating
+// the request with the key only gets the same answer.
+func told(results []producer.Result, err error) ([]producer.Result, error) {
+	var out []producer.Result
+	for i := range results {
+		if results[i].Err != nil && producer.Indeterminate(results[i].Err) {
+			if out == nil {
+				out = slices.Clone(results)
+			}
+			out[i].Err = dialects.OutcomeUnknown(results[i].Err)
+		}
+	}
+	if out == nil {
+		return results, err
+	}
+	return out, err
+}

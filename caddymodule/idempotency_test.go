@@ -625,3 +625,99 @@ func TestIdempotencyKeyTemplate(t *testing.T) {
 		t.Fatalf("%d records, want 3: the redelivery wrote again", len(recs))
 	}
 }
+
+// TestIdempotencyOutcomeUnknown: a keyed request times out with its record
+// in flight, then a reload with a changed cluster closes the client that
+// holds it (its cluster unreachable meanwhile), so Kafka never says whether
+// it was written. A repeat with the key is told so, with the timeout's
+// status and without Retry-After (the same key only gets the same answer),
+// and writes nothing: the topic has the record at most once.
+func TestIdempotencyOutcomeUnknown(t *testing.T) {
+	if gatewaytest.Real() {
+		t.Skip("holds produce answers with kfake")
+	}
+	g := gatewaytest.New(t, gatewaytest.Options{
+		Topics: map[string]int32{"unknown": 1},
+		Kafka:  "client_id first",
+		Site: `kafka_rest webhook {
+		topic {topic.unknown}
+		timeout 200ms
+	}`,
+	})
+	release := make(chan struct{})
+	var releaseOnce sync.Once
+	open := func() { releaseOnce.Do(func() { close(release) }) }
+	defer open()
+	var hold, down atomic.Bool
+	g.Fake.Control(func(req kmsg.Request) (kmsg.Response, error, bool) {
+		g.Fake.KeepControl()
+		if down.Load() {
+			return nil, fmt.Errorf("broker down"), true // closes the connection
+		}
+		if hold.Load() && req.Key() == int16(kmsg.Produce) {
+			g.Fake.SleepControl(func() { <-release })
+		}
+		return nil, nil, false
+	})
+	if resp, body := g.Do(t, http.MethodPost, "/", nil, "warm"); resp.StatusCode != 200 {
+		t.Fatalf("warm-up: %d %s", resp.StatusCode, body)
+	}
+	hold.Store(true)
+	key := http.Header{"Idempotency-Key": {"in-flight"}}
+	resp, body := g.Do(t, http.MethodPost, "/", key, "unknown")
+	if resp.StatusCode != http.StatusGatewayTimeout || resp.Header.Get("Retry-After") == "" {
+		t.Fatalf("first: %d (Retry-After %q) %s, want 504 with Retry-After", resp.StatusCode, resp.Header.Get("Retry-After"), body)
+	}
+	down.Store(true)
+	for deadline := time.Now().Add(15 * time.Second); !strings.Contains(adminGet(t, g, "/kafka/clusters"), `"state":"unreachable"`); {
+		if time.Now().After(deadline) {
+			t.Fatal("the cluster never became unreachable")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	g.Load(t, strings.Replace(g.Caddyfile, "client_id first", "client_id second", 1))
+	down.Store(false)
+	open()
+	for deadline := time.Now().Add(15 * time.Second); !strings.Contains(adminGet(t, g, "/kafka/clusters"), `"state":"reachable"`); {
+		if time.Now().After(deadline) {
+			t.Fatal("the cluster never became reachable again")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+
+	for range 2 {
+		resp, body = g.Do(t, http.MethodPost, "/", key, "unknown")
+		if resp.StatusCode != http.StatusGatewayTimeout && resp.StatusCode != http.StatusServiceUnavailable ||
+			resp.Header.Get("Retry-After") != "" || !strings.Contains(string(body), "Kafka did not say whether this record was written") {
+			t.Fatalf("repeat: %d (Retry-After %q) %s; want the timeout or unavailable status, no Retry-After, and that the outcome is unknown",
+				resp.StatusCode, resp.Header.Get("Retry-After"), body)
+		}
+	}
+	// A new key writes it.
+	if resp, body := g.Do(t, http.MethodPost, "/", http.Header{"Idempotency-Key": {"new"}}, "unknown"); resp.StatusCode != 200 {
+		t.Fatalf("new key: %d %s", resp.StatusCode, body)
+	}
+	recs := g.Records(t, "unknown", 3)
+	n := 0
+	for _, r := range recs {
+		if string(r.Value) == "unknown" {
+			n++
+		}
+	}
+	if n < 1 || n > 2 {
+		t.Fatalf("%d records of the request in Kafka, want the new key's and at most one of the first's", n)
+	}
+	t.Logf("the first request's record was written %d time(s) (%d in all with the new key's)", n-1, n)
+}
+
+// adminGet is the body of GET path on the gateway's admin API.
+func adminGet(t *testing.T, g *gatewaytest.Gateway, path string) string {
+	t.Helper()
+	resp, err := http.Get(g.AdminURL + path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
+}

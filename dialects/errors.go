@@ -143,9 +143,30 @@ func Unavailable(since string, cause error) *Error {
 
 // Retriable reports whether a request that failed with err may succeed if
 // sent again unchanged, later: producer's rule (Class.Retriable, and Kafka's
-// own retriable errors), on err as the dialects see it (ErrorOf).
+// own retriable errors), on err as the dialects see it (ErrorOf); never
+// for an outcome that is final (OutcomeUnknown).
 func Retriable(err error) bool {
+	if errors.Is(err, ErrOutcomeUnknown) {
+		return false
+	}
 	return ErrorOf(err).Class.Retriable() || producer.Retriable(err)
+}
+
+// ErrOutcomeUnknown is wrapped by OutcomeUnknown's errors.
+var ErrOutcomeUnknown = errors.New("the outcome is final and unknown")
+
+// OutcomeUnknown is the answer to a repeat of an Idempotency-Key whose
+// request failed indeterminately with err (producer.Indeterminate): Kafka
+// did not say whether the record was written, and never will to this
+// gateway (its client was closed with the record in flight, say). The
+// repeat gets err's class, so the dialect's status for it, and a message
+// that says so; it is not Retriable, so no Retry-After: sending it again
+// with the same key gets the same answer until the key expires.
+func OutcomeUnknown(err error) *Error {
+	e := ErrorOf(err)
+	h := "Kafka did not say whether this record was written, and this Idempotency-Key gets this answer until it expires; " +
+		"to write the record again, at the risk of a duplicate, send it with a new key"
+	return &Error{Class: e.Class, Code: e.Code, Status: e.Status, Message: e.Message + "; " + h, Hint: h, Err: ErrOutcomeUnknown}
 }
 
 // WithHint adds e's hint, if it has one, to msg, a dialect's fixed text for
