@@ -104,5 +104,11 @@ func (h *Handler) away() error {
 	if st.State != stateUnreachable {
 		return nil
 	}
+	if producer.Classify(st.lastErr) == producer.ClassAuthFailed {
+		// The brokers answer, and refuse the gateway's credentials: the
+		// answer a request trying them would get (confluent_v3's 401
+		// 40101, Confluent's own).
+		return &dialects.Error{Class: producer.ClassAuthFailed, Message: dialects.ErrorOf(st.lastErr).Message, Err: errAway}
+	}
 	return dialects.Unavailable(st.Since.UTC().Format(time.RFC3339), errAway)
 }

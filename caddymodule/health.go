@@ -60,6 +60,9 @@ type health struct {
 	CheckedAt   time.Time // zero before the first check
 	LastError   string    // sanitized; kept after the cluster recovers
 	LastErrorAt time.Time
+	// lastErr is the last failed check's error, never shown: its class
+	// decides the answer given while the cluster is unreachable.
+	lastErr error
 	Kafka       *clusterSummary // from the last successful check
 }
 
@@ -175,7 +178,7 @@ func (o *clientObs) check(ctx context.Context, c *producer.Client) {
 			}
 		}
 	} else {
-		next.State, next.LastError, next.LastErrorAt = stateUnreachable, o.sanitize(err), now
+		next.State, next.LastError, next.LastErrorAt, next.lastErr = stateUnreachable, o.sanitize(err), now, err
 		if prev.State != stateUnreachable {
 			next.Since = now
 			o.logger.Warn("kafka cluster unreachable: requests to it fail and kafka_ready answers 503 until it answers",

@@ -2,9 +2,15 @@ package caddymodule
 
 import (
 	"errors"
+	"fmt"
+	"io"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/caddy-kafka/caddy-kafka/dialects"
+	"github.com/caddy-kafka/caddy-kafka/producer"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"go.uber.org/zap"
 )
 
@@ -42,5 +48,39 @@ func TestClientObsHidesSecrets(t *testing.T) {
 	o.stop()
 	if o.snapshot().State != stateUnknown {
 		t.Errorf("state before any check: %s", o.snapshot().State)
+	}
+}
+
+// TestAwayAnswers: while the cluster is unreachable, requests are answered
+// at once with the dialect's unavailable error, or, when the brokers
+// refused the gateway's credentials, with the authentication failure a
+// request trying them would get (confluent_v3 answers it 401 40101, as
+// Confluent does); both with Retry-After. Reachable, nothing is refused.
+// The real brokers' answer is checked by internal/cluster's
+// TestBadCredentials.
+func TestAwayAnswers(t *testing.T) {
+	o := newClientObs("c", Cluster{Brokers: []string{"k:9092"}}, zap.NewNop())
+	h := &Handler{client: &pooledClient{obs: o}}
+	for _, c := range []struct {
+		state string
+		err   error
+		want  producer.Class
+	}{
+		{stateReachable, nil, producer.ClassOK},
+		{stateUnknown, nil, producer.ClassOK},
+		{stateUnreachable, io.EOF, producer.ClassUnavailable},
+		{stateUnreachable, fmt.Errorf("sasl: %w", kerr.SaslAuthenticationFailed), producer.ClassAuthFailed},
+	} {
+		o.state.Store(&health{State: c.state, Since: time.Now(), lastErr: c.err})
+		err := h.away()
+		if c.want == producer.ClassOK {
+			if err != nil {
+				t.Errorf("%s: refused with %v", c.state, err)
+			}
+			continue
+		}
+		if got := dialects.ErrorOf(err).Class; got != c.want || !dialects.Retriable(err) || !errors.Is(err, errAway) {
+			t.Errorf("%s after %v: %v (class %v, retriable %v); want class %v, retriable", c.state, c.err, err, got, dialects.Retriable(err), c.want)
+		}
 	}
 }
