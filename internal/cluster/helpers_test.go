@@ -288,7 +288,14 @@ func pemBody(b []byte) string {
 // /ready, and the given cluster config.
 func caddyfile(a auth, names map[string]string, timeout time.Duration, kafkaExtra string) func(addr, admin string) string {
 	return func(addr, admin string) string {
-		site := strings.ReplaceAll(relcheck.Site("timeout "+timeout.String()), "{topic.wh}", names["wh"])
+		// The webhook routes name their topics; one of a dialect the run
+		// does not load keeps its placeholder, unused.
+		site := relcheck.Site("timeout " + timeout.String())
+		for _, base := range []string{"wh", "whs"} {
+			if n := names[base]; n != "" {
+				site = strings.ReplaceAll(site, "{topic."+base+"}", n)
+			}
+		}
 		return fmt.Sprintf(`{
 	admin %s
 	log {
@@ -339,7 +346,8 @@ func (r report) String() string {
 
 // checkAnswers checks every answer of a fault run: a 2xx, or the dialect's
 // unavailable (or timeout) or overload answer, with Retry-After unless
-// the answer is a 200 carrying per-record errors (Confluent's reports),
+// the answer is a 200 or 207 carrying per-record errors (Confluent's
+// reports, a partly written batch),
 // each within the route's timeout plus margin; never no answer.
 func checkAnswers(t *testing.T, rs []relcheck.Result, timeout time.Duration, allowNoAnswer bool) report {
 	t.Helper()
@@ -370,7 +378,7 @@ func checkAnswers(t *testing.T, rs []relcheck.Result, timeout time.Duration, all
 			}
 			continue
 		case relcheck.Unavailable, relcheck.Overload:
-			if !r.RetryAfter && r.Status != http.StatusOK {
+			if !r.RetryAfter && r.Status != http.StatusOK && r.Status != http.StatusMultiStatus {
 				fail("%s: error answer %d without Retry-After: %s", r.Dialect, r.Status, r.Body)
 			}
 		default:

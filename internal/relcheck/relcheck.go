@@ -39,13 +39,22 @@ func (o Outcome) String() string {
 	return [...]string{"ok", "unavailable", "overload", "other", "error"}[o]
 }
 
-// Dialect builds one-record produce requests of a dialect and classifies
-// its answers. The record's value starts with the request's id, then '|'.
+// Dialect builds one-record produce requests of a dialect, or requests of
+// several records (Batch), and classifies its answers. A record's value
+// starts with its id, then '|'.
 type Dialect struct {
 	Name  string
 	Topic string // base topic name
 	// Request builds a request producing value to topic.
 	Request func(base, topic string, value []byte) *http.Request
+	// Batch, instead of Request, builds a request producing values to
+	// topic, whose answer gives each record's outcome (ReportJSON).
+	Batch func(base, topic string, values [][]byte) *http.Request
+	// Retry makes a Load's writer send a request answered unavailable
+	// (or not at all) again, the same, until it is answered otherwise or
+	// the Load stops, as a client with an Idempotency-Key does; only the
+	// last answer is a Result.
+	Retry bool
 	// Classify tells the Outcome of an answer.
 	Classify func(resp *http.Response, body []byte) Outcome
 }
@@ -73,12 +82,34 @@ var AllDialects = []Dialect{
 	}, Classify: ClassifyIBM},
 }
 
-// Site is a site block serving every dialect of AllDialects with the given
-// extra kafka_rest subdirectives (e.g. "timeout 2s").
+// KeyedUpstash is upstash's one-record request with an Idempotency-Key
+// (the record's id), retried until it is answered (Dialect.Retry): every
+// record it was answered 2xx for must be in Kafka once, however many
+// times it was sent.
+var KeyedUpstash = Dialect{Name: "upstash keyed retries", Topic: "upk", Retry: true,
+	Request: func(base, topic string, v []byte) *http.Request {
+		b, _ := json.Marshal(map[string]any{"value": string(v)})
+		req := NewRequest(base+"/up/produce/"+topic, "application/json", string(b))
+		id, _, _ := strings.Cut(string(v), "|")
+		req.Header.Set("Idempotency-Key", id)
+		return req
+	}, Classify: ClassifySimple}
+
+// Site is a site block serving every dialect of AllDialects and
+// BatchDialects with the given extra kafka_rest subdirectives (e.g.
+// "timeout 2s"). The webhook routes' topics are {topic.wh} and
+// {topic.whs}.
 func Site(extra string) string {
 	return fmt.Sprintf(`handle_path /wh/* {
 		kafka_rest webhook {
 			topic {topic.wh}
+			%[1]s
+		}
+	}
+	handle_path /whs/* {
+		kafka_rest webhook {
+			topic {topic.whs}
+			split lines
 			%[1]s
 		}
 	}
@@ -239,6 +270,8 @@ type Result struct {
 	Took    time.Duration
 	// RetryAfter is whether the answer had a Retry-After header.
 	RetryAfter bool
+	// At is where the answer says Kafka put the record, when it says.
+	At *Position
 }
 
 // Load sends produce requests from several writers per dialect until
@@ -256,6 +289,7 @@ type Load struct {
 	mu      sync.Mutex
 	results []Result
 	Sent    atomic.Int64 // body bytes sent
+	Retries atomic.Int64 // requests sent again (Dialect.Retry)
 }
 
 // StartLoad starts writers goroutines per dialect of ds, each sending one
@@ -271,7 +305,21 @@ func StartLoad(t *testing.T, base string, topic func(string) string, ds []Dialec
 				defer l.wg.Done()
 				for i := 0; l.ctx.Err() == nil; i++ {
 					id := fmt.Sprintf("%s-%s-w%d-%d", run, d.Topic, w, i)
-					l.Add(l.One(d, id))
+					rs := l.One(d, id)
+					for d.Retry && len(rs) == 1 && (rs[0].Outcome == Unavailable || rs[0].Outcome == NoAnswer) {
+						select {
+						case <-time.After(100 * time.Millisecond):
+						case <-l.ctx.Done():
+						}
+						if l.ctx.Err() != nil {
+							break
+						}
+						l.Retries.Add(1)
+						rs = l.One(d, id)
+					}
+					for _, r := range rs {
+						l.Add(r)
+					}
 					if l.pace > 0 {
 						select {
 						case <-time.After(l.pace):
@@ -286,9 +334,16 @@ func StartLoad(t *testing.T, base string, topic func(string) string, ds []Dialec
 	return l
 }
 
-// One sends one request carrying id.
-func (l *Load) One(d Dialect, id string) Result {
-	return Send(l.client, d, l.base, l.Topic(d.Topic), id, l.pad, &l.Sent)
+// BatchSize is the number of records of a Batch dialect's requests.
+const BatchSize = 5
+
+// One sends one request carrying id: its result, or those of its records
+// (id-0 to id-4) for a Batch dialect.
+func (l *Load) One(d Dialect, id string) []Result {
+	if d.Batch != nil {
+		return SendBatch(l.client, d, l.base, l.Topic(d.Topic), id, l.pad, &l.Sent)
+	}
+	return []Result{Send(l.client, d, l.base, l.Topic(d.Topic), id, l.pad, &l.Sent)}
 }
 
 // Send sends one request of dialect d carrying id, padded with pad bytes,
@@ -315,7 +370,52 @@ func Send(client *http.Client, d Dialect, base, topic, id string, pad int, sent 
 	if err != nil {
 		r.Outcome, r.Err = NoAnswer, err
 	}
+	if r.Outcome == OK {
+		if rep := ReportJSON([]byte(r.Body)); len(rep) == 1 && rep[0].Written {
+			r.At = &rep[0].At
+		}
+	}
 	return r
+}
+
+// SendBatch sends one request of the Batch dialect d with BatchSize
+// records, id-0 to id-4, and returns each record's result: the request's
+// outcome when it failed whole, else the record's own from the answer (OK
+// at its position, or Unavailable for an error in its place, as a 207
+// gives, without Retry-After).
+func SendBatch(client *http.Client, d Dialect, base, topic, id string, pad int, sent *atomic.Int64) []Result {
+	ids := make([]string, BatchSize)
+	values := make([][]byte, BatchSize)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("%s-%d", id, i)
+		values[i] = []byte(ids[i] + "|" + strings.Repeat("x", pad))
+	}
+	req := d.Batch(base, topic, values)
+	if sent != nil && req.ContentLength > 0 {
+		sent.Add(req.ContentLength)
+	}
+	one := Send(client, Dialect{Name: d.Name, Request: func(string, string, []byte) *http.Request { return req }, Classify: d.Classify}, base, topic, id, 0, nil)
+	one.At = nil
+	out := make([]Result, len(ids))
+	var rep []Reported
+	if one.Outcome == OK || one.Status == http.StatusMultiStatus {
+		if rep = ReportJSON([]byte(one.Body)); len(rep) != len(ids) {
+			one.Outcome = Other // an answer without every record's outcome
+		}
+	}
+	for i := range out {
+		out[i] = one
+		out[i].ID = ids[i]
+		if len(rep) != len(ids) {
+			continue
+		}
+		if rep[i].Written {
+			out[i].Outcome, out[i].At = OK, &rep[i].At
+		} else {
+			out[i].Outcome = Unavailable
+		}
+	}
+	return out
 }
 
 // Add records a result.
@@ -394,6 +494,16 @@ func Tally(rs []Result) string {
 // them by id (the value up to '|').
 func ReadBack(t testing.TB, brokers []string, topic string) map[string]int {
 	t.Helper()
+	counts := map[string]int{}
+	for id, at := range ReadBackAt(t, brokers, topic) {
+		counts[id] = len(at)
+	}
+	return counts
+}
+
+// ReadBackAt is ReadBack giving where each record is.
+func ReadBackAt(t testing.TB, brokers []string, topic string) map[string][]Position {
+	t.Helper()
 	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
 	if err != nil {
 		t.Fatal(err)
@@ -428,7 +538,7 @@ func ReadBack(t testing.TB, brokers []string, topic string) map[string]int {
 			want[o.Partition] = o.Offset
 		}
 	})
-	counts := map[string]int{}
+	counts := map[string][]Position{}
 	if len(want) == 0 {
 		return counts
 	}
@@ -449,7 +559,7 @@ func ReadBack(t testing.TB, brokers []string, topic string) map[string]int {
 		fs.EachError(func(_ string, p int32, err error) { t.Logf("fetch %s/%d: %v", topic, p, err) })
 		fs.EachRecord(func(r *kgo.Record) {
 			id, _, _ := strings.Cut(string(r.Value), "|")
-			counts[id]++
+			counts[id] = append(counts[id], Position{r.Partition, r.Offset})
 			if end, ok := want[r.Partition]; ok && r.Offset+1 >= end {
 				delete(want, r.Partition)
 			}
@@ -470,6 +580,7 @@ func CheckExactlyOnce(t testing.TB, rs []Result, brokers []string, topic func(st
 type Counts struct {
 	Checked int // records read back
 	Acked   int // requests answered 2xx, each in Kafka once
+	Placed  int // of them, answered with a partition and offset, each there
 	// The indeterminate answers (unavailable or timed out, or none at
 	// all), by what became of their record: written once anyway, or not
 	// written.
@@ -477,8 +588,8 @@ type Counts struct {
 }
 
 func (c Counts) String() string {
-	return fmt.Sprintf("%d acknowledged, each in Kafka once; of the %d error or missing answers, %d were written anyway (once) and %d not",
-		c.Acked, c.ErrWritten+c.ErrAbsent, c.ErrWritten, c.ErrAbsent)
+	return fmt.Sprintf("%d acknowledged, each in Kafka once (%d at the partition and offset answered); of the %d error or missing answers, %d were written anyway (once) and %d not",
+		c.Acked, c.Placed, c.ErrWritten+c.ErrAbsent, c.ErrWritten, c.ErrAbsent)
 }
 
 // Check is CheckExactlyOnce, returning what it counted.
@@ -487,11 +598,26 @@ func Check(t testing.TB, rs []Result, brokers []string, topic func(string) strin
 	var c Counts
 	checked := 0
 	for _, d := range ds {
-		seen := ReadBack(t, brokers, topic(d.Topic))
+		at := ReadBackAt(t, brokers, topic(d.Topic))
+		seen := map[string]int{}
+		for id, ps := range at {
+			seen[id] = len(ps)
+		}
 		sent := map[string]Outcome{}
+		misplaced := 0
 		for _, r := range rs {
-			if r.Dialect == d.Name {
-				sent[r.ID] = r.Outcome
+			if r.Dialect != d.Name {
+				continue
+			}
+			sent[r.ID] = r.Outcome
+			if r.Outcome == OK && r.At != nil {
+				c.Placed++
+				if len(at[r.ID]) != 1 || at[r.ID][0] != *r.At {
+					misplaced++
+					if misplaced <= 3 {
+						t.Errorf("%s: record %s was answered as written at %v, and is in Kafka at %v", d.Name, r.ID, *r.At, at[r.ID])
+					}
+				}
 			}
 		}
 		acked, lost, dup, unknown, refusedWritten := 0, 0, 0, 0, 0

@@ -3,10 +3,13 @@ package relcheck
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
+	"github.com/caddy-kafka/caddy-kafka/internal/gatewaytest"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -106,5 +109,48 @@ func TestCheckExactlyOnceCatchesPlantedFaults(t *testing.T) {
 				t.Errorf("indeterminate answers counted %d written, %d absent; want %d, %d", c.ErrWritten, c.ErrAbsent, written, absent)
 			}
 		})
+	}
+}
+
+// Every dialect, one record or several per request, through a gateway on
+// kfake: each answer is read record by record (ReportJSON), every record
+// is acknowledged with the partition and offset where Check finds it, and a
+// planted wrong position makes Check fail.
+func TestLoadReportsPositions(t *testing.T) {
+	ds := append(append([]Dialect(nil), AllDialects...), BatchDialects...)
+	g := gatewaytest.New(t, GatewayOptions(ds, ""))
+	client := &http.Client{Timeout: 10 * time.Second}
+	l := StartLoad(t, g.URL, g.Topic, ds, 1, client, 0, 20*time.Millisecond)
+	l.WaitOK(t, ds, time.Now().Add(-time.Minute), 20*time.Second)
+	time.Sleep(300 * time.Millisecond)
+	l.Stop()
+	rs := l.Snapshot()
+	for _, r := range rs {
+		if r.Outcome != OK {
+			t.Fatalf("%s: %s %v %d %s", r.Dialect, r.ID, r.Outcome, r.Status, r.Body)
+		}
+	}
+	c := Check(t, rs, g.Brokers, g.Topic, ds, true)
+	if c.Acked != len(rs) || c.Placed != len(rs) {
+		t.Fatalf("%d results, %d acknowledged, %d at the position answered", len(rs), c.Acked, c.Placed)
+	}
+	batched := 0
+	for _, r := range rs {
+		if strings.Contains(r.Dialect, " ") {
+			batched++
+		}
+	}
+	if batched < len(BatchDialects)*BatchSize {
+		t.Fatalf("only %d records of batch requests", batched)
+	}
+	// A record answered at a position it is not at.
+	wrong := append([]Result(nil), rs...)
+	at := *wrong[0].At
+	at.Offset += 1000
+	wrong[0].At = &at
+	rec := &recorder{TB: t}
+	Check(rec, wrong, g.Brokers, g.Topic, ds, true)
+	if !strings.Contains(rec.failures(), "was answered as written at") {
+		t.Fatalf("a misplaced record passed the check: %q", rec.failures())
 	}
 }
