@@ -11,7 +11,8 @@
 //	go test -race -count=1 -v ./internal/cluster/
 //	.ci/kafka/cluster.sh down
 //
-// They break the cluster on purpose (kill -9, SIGSTOP, restarts, network
-// faults) and heal it before they end. CLUSTER_SOAK sets the soak's length
+// They break the cluster on purpose (kill -9 of one broker or two, SIGSTOP,
+// restarts, network faults), most with three gateways at once (plaintext,
+// SASL_SSL, mTLS), and heal it before they end. CLUSTER_SOAK sets the soak's length
 // (default 10m).
 package cluster

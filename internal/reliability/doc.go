@@ -1,6 +1,8 @@
 // Package reliability holds the integration tests of the gateway's delivery
-// and security guarantees (issue 8): broker loss, graceful shutdown,
-// overload, request limits and slow clients, and authorization and logging.
+// and security guarantees (issues 8 and 24): broker loss, a reload during a
+// long outage, a cluster known unreachable (answered at once, stopped in
+// 2s), graceful shutdown, overload, request limits and slow clients,
+// authorization and logging, and the spool.
 // It has no code of its own besides this comment.
 //
 // The tests run on franz-go's kfake in a plain `go test ./...`, with faults
