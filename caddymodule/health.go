@@ -63,7 +63,7 @@ type health struct {
 	// lastErr is the last failed check's error, never shown: its class
 	// decides the answer given while the cluster is unreachable.
 	lastErr error
-	Kafka       *clusterSummary // from the last successful check
+	Kafka   *clusterSummary // from the last successful check
 }
 
 // clusterSummary is what a broker says of its cluster.
