@@ -144,14 +144,47 @@ func (r *run) finish(t *testing.T, allowNoAnswer bool) (report, []relcheck.Resul
 	rep := checkAnswers(t, rs, routeTimeout, allowNoAnswer)
 	leaks := relcheck.CheckNoLeak(t, rs, append(append([]string(nil), r.a.brokers...), r.a.secrets...))
 	c := relcheck.Check(t, append(append([]relcheck.Result(nil), r.warm...), rs...), r.e.plain, topicFunc(r.names), r.ds, true)
-	keyed := ""
+	extra := ""
 	if retries > 0 {
-		keyed = fmt.Sprintf("; the keyed client sent %d requests again", retries)
+		extra = fmt.Sprintf("; the keyed client sent %d requests again", retries)
+	}
+	if w, f := partly(rs); w+f > 0 {
+		extra += fmt.Sprintf("; %d records of partly written requests, %d written and %d failed, each checked", w+f, w, f)
 	}
 	suite.Figure(t, "%s over %v: %s; %d error bodies checked for leaks; %d records read back: %s%s",
-		r.a.name, time.Since(r.started).Round(time.Second), rep, leaks, c.Checked, c, keyed)
+		r.a.name, time.Since(r.started).Round(time.Second), rep, leaks, c.Checked, c, extra)
 	t.Logf("by dialect: %s", strings.TrimSuffix(relcheck.Tally(rs), "; "))
 	return rep, rs
+}
+
+// partly counts the records of partly written requests (some records
+// written, some failed: a 207, or Confluent's 200 with per-record errors),
+// by their outcome.
+func partly(rs []relcheck.Result) (written, failed int) {
+	type req struct {
+		dialect string
+		start   time.Time
+	}
+	outcomes := map[req][]relcheck.Outcome{}
+	for _, r := range rs {
+		if r.Status == http.StatusOK || r.Status == http.StatusMultiStatus {
+			k := req{r.Dialect, r.Start}
+			outcomes[k] = append(outcomes[k], r.Outcome)
+		}
+	}
+	for _, os := range outcomes {
+		ok := 0
+		for _, o := range os {
+			if o == relcheck.OK {
+				ok++
+			}
+		}
+		if ok > 0 && ok < len(os) {
+			written += ok
+			failed += len(os) - ok
+		}
+	}
+	return written, failed
 }
 
 // finishAll finishes every run.

@@ -121,7 +121,10 @@ func reportAll(ps []position) []Reported {
 // BatchDialects are requests of several records each, every record's
 // outcome in the answer: webhook split lines, upstash and v2 arrays, v3's
 // records:batch and a v3 stream, each on its own topic, as served by
-// Site().
+// Site(). Each record but the webhook's is keyed by its id, so that the
+// records of one request spread over the partitions (null keys stick to
+// one per batch), and a request is partly written when one partition's
+// leader does not answer.
 var BatchDialects = []Dialect{
 	{Name: "webhook split lines", Topic: "whs", Batch: func(base, _ string, vs [][]byte) *http.Request {
 		return NewRequest(base+"/whs/", "application/x-ndjson", string(bytes.Join(vs, []byte("\n")))+"\n")
@@ -129,7 +132,7 @@ var BatchDialects = []Dialect{
 	{Name: "upstash array", Topic: "upa", Batch: func(base, topic string, vs [][]byte) *http.Request {
 		var ms []any
 		for _, v := range vs {
-			ms = append(ms, map[string]any{"value": string(v)})
+			ms = append(ms, map[string]any{"key": keyOf(v), "value": string(v)})
 		}
 		b, _ := json.Marshal(ms)
 		return NewRequest(base+"/up/produce/"+topic, "application/json", string(b))
@@ -137,7 +140,7 @@ var BatchDialects = []Dialect{
 	{Name: "confluent_v2 array", Topic: "v2a", Batch: func(base, topic string, vs [][]byte) *http.Request {
 		var rs []any
 		for _, v := range vs {
-			rs = append(rs, map[string]any{"value": base64.StdEncoding.EncodeToString(v)})
+			rs = append(rs, map[string]any{"key": base64.StdEncoding.EncodeToString([]byte(keyOf(v))), "value": base64.StdEncoding.EncodeToString(v)})
 		}
 		b, _ := json.Marshal(map[string]any{"records": rs})
 		return NewRequest(base+"/v2/topics/"+topic, "application/vnd.kafka.binary.v2+json", string(b))
@@ -145,7 +148,8 @@ var BatchDialects = []Dialect{
 	{Name: "confluent_v3 records:batch", Topic: "v3b", Batch: func(base, topic string, vs [][]byte) *http.Request {
 		var es []any
 		for i, v := range vs {
-			es = append(es, map[string]any{"id": strconv.Itoa(i + 1), "value": map[string]any{"type": "STRING", "data": string(v)}})
+			es = append(es, map[string]any{"id": strconv.Itoa(i + 1), "key": map[string]any{"type": "STRING", "data": keyOf(v)},
+				"value": map[string]any{"type": "STRING", "data": string(v)}})
 		}
 		b, _ := json.Marshal(map[string]any{"entries": es})
 		return NewRequest(base+"/v3/clusters/c1/topics/"+topic+"/records:batch", "application/json", string(b))
@@ -153,7 +157,8 @@ var BatchDialects = []Dialect{
 	{Name: "confluent_v3 stream", Topic: "v3s", Batch: func(base, topic string, vs [][]byte) *http.Request {
 		var b strings.Builder
 		for _, v := range vs {
-			j, _ := json.Marshal(map[string]any{"value": map[string]any{"type": "STRING", "data": string(v)}})
+			j, _ := json.Marshal(map[string]any{"key": map[string]any{"type": "STRING", "data": keyOf(v)},
+				"value": map[string]any{"type": "STRING", "data": string(v)}})
 			b.Write(j)
 			b.WriteByte('\n')
 		}
@@ -180,4 +185,10 @@ func confluentBatch(overloadCode int) func(*http.Response, []byte) Outcome {
 		}
 		return classifyConfluentErr(resp, body, overloadCode)
 	}
+}
+
+// keyOf is a record value's id, its key in the batch requests.
+func keyOf(v []byte) string {
+	id, _, _ := strings.Cut(string(v), "|")
+	return id
 }

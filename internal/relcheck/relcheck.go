@@ -51,9 +51,9 @@ type Dialect struct {
 	// topic, whose answer gives each record's outcome (ReportJSON).
 	Batch func(base, topic string, values [][]byte) *http.Request
 	// Retry makes a Load's writer send a request answered unavailable
-	// (or not at all) again, the same, until it is answered otherwise or
-	// the Load stops, as a client with an Idempotency-Key does; only the
-	// last answer is a Result.
+	// with Retry-After (or not at all) again, the same, until it is
+	// answered otherwise or the Load stops, as a client with an
+	// Idempotency-Key does; only the last answer is a Result.
 	Retry bool
 	// Classify tells the Outcome of an answer.
 	Classify func(resp *http.Response, body []byte) Outcome
@@ -306,7 +306,7 @@ func StartLoad(t *testing.T, base string, topic func(string) string, ds []Dialec
 				for i := 0; l.ctx.Err() == nil; i++ {
 					id := fmt.Sprintf("%s-%s-w%d-%d", run, d.Topic, w, i)
 					rs := l.One(d, id)
-					for d.Retry && len(rs) == 1 && (rs[0].Outcome == Unavailable || rs[0].Outcome == NoAnswer) {
+					for d.Retry && len(rs) == 1 && (rs[0].Outcome == Unavailable && rs[0].RetryAfter || rs[0].Outcome == NoAnswer) {
 						select {
 						case <-time.After(100 * time.Millisecond):
 						case <-l.ctx.Done():

@@ -30,14 +30,18 @@ func TestReloadDuringLongOutage(t *testing.T) {
 		writers     = 2
 	)
 	b := newBroker(t)
-	o := relcheck.GatewayOptions(relcheck.AllDialects, "timeout "+timeout.String())
+	// And a client retrying with an Idempotency-Key: a key whose records
+	// the retired client held is told their outcome is unknown, and its
+	// retries write nothing.
+	ds := append(append([]relcheck.Dialect(nil), relcheck.AllDialects...), relcheck.KeyedUpstash)
+	o := relcheck.GatewayOptions(ds, "timeout "+timeout.String())
 	o.Kafka = "delivery_timeout " + delivery.String()
 	g := b.Gateway(t, o)
 	client := &http.Client{Timeout: timeout + 15*time.Second}
 	defer client.CloseIdleConnections()
 
-	l := relcheck.StartLoad(t, g.URL, g.Topic, relcheck.AllDialects, writers, client, 0, 5*time.Millisecond)
-	l.WaitOK(t, relcheck.AllDialects, time.Now(), 20*time.Second)
+	l := relcheck.StartLoad(t, g.URL, g.Topic, ds, writers, client, 0, 5*time.Millisecond)
+	l.WaitOK(t, ds, time.Now(), 20*time.Second)
 	time.Sleep(time.Second)
 
 	killed := time.Now()
@@ -60,15 +64,18 @@ func TestReloadDuringLongOutage(t *testing.T) {
 	b.Restart(t)
 	up := time.Now()
 	var recovered time.Duration
-	for _, at := range l.WaitOK(t, relcheck.AllDialects, up, 45*time.Second) {
+	for _, at := range l.WaitOK(t, ds, up, 45*time.Second) {
 		recovered = max(recovered, at.Sub(up))
 	}
 	time.Sleep(time.Second)
 	l.Stop()
 	rs := l.Snapshot()
 
-	outage, noAnswer := 0, 0
+	outage, noAnswer, unknown := 0, 0, 0
 	for _, r := range rs {
+		if strings.Contains(r.Body, "Kafka did not say whether this record was written") {
+			unknown++
+		}
 		switch r.Outcome {
 		case relcheck.OK:
 		case relcheck.Unavailable:
@@ -85,7 +92,7 @@ func TestReloadDuringLongOutage(t *testing.T) {
 	if outage == 0 {
 		t.Errorf("no request saw the outage: the fault was not injected")
 	}
-	c := relcheck.Check(t, rs, []string{b.Addr}, g.Topic, relcheck.AllDialects, true)
+	c := relcheck.Check(t, rs, []string{b.Addr}, g.Topic, ds, true)
 
 	// What the new client was given while the broker was down is written
 	// or failed by now; the retired client's records went with it.
@@ -99,9 +106,9 @@ func TestReloadDuringLongOutage(t *testing.T) {
 	if held != 0 {
 		t.Errorf("%d records still buffered %v after the recovery", held, time.Since(up).Round(time.Millisecond))
 	}
-	suite.Figure(t, "real broker %v, down %v (delivery_timeout %v), reloaded with a changed cluster 1s into the outage in %v: %d requests (%s), %d outage answers, %d without an answer; %s; every dialect 2xx again %v after the broker was back",
+	suite.Figure(t, "real broker %v, down %v (delivery_timeout %v), reloaded with a changed cluster 1s into the outage in %v: %d requests (%s), %d outage answers, %d without an answer; %s; the keyed client sent %d requests again, %d keys told their outcome is unknown; every dialect 2xx again %v after the broker was back",
 		b.Real(), up.Sub(killed).Round(time.Second), delivery, reload.Round(time.Millisecond), len(rs), strings.TrimSuffix(relcheck.Tally(rs), "; "),
-		outage, noAnswer, c, recovered.Round(time.Millisecond))
+		outage, noAnswer, c, l.Retries.Load(), unknown, recovered.Round(time.Millisecond))
 }
 
 // clusterBuffered is buffered_records of the default cluster in the admin
