@@ -96,8 +96,8 @@ func (c *Client) EmbeddedAddrs() []string {
 // caller cancels, because franz-go fails a partition's whole buffered batch by
 // its first record's context, and one client's disconnect must not fail other
 // clients' records. When ctx, or the configured DeliveryTimeout, ends first,
-// every record gets ErrTimeout; those not yet acknowledged may still be
-// written.
+// every record not finished yet gets ErrTimeout, and may still be written;
+// those finished have their results.
 func (c *Client) Produce(ctx context.Context, msgs []Message) ([]Result, error) {
 	p, err := c.Start(msgs)
 	if err != nil {
@@ -138,8 +138,21 @@ func (c *Client) Start(msgs []Message) (*Pending, error) {
 		p.recs = make([]kgo.Record, len(msgs))
 	}
 	p.left.Store(int64(len(msgs)))
+	var ctxs []recordContext
+	if len(msgs) > 1 {
+		// Each record of several knows its index, so that a wait that
+		// ends early still reports those already finished.
+		ctxs = make([]recordContext, len(msgs))
+		for i := range ctxs {
+			ctxs[i] = recordContext{Context: p.ctx.Context, p: p, i: i}
+		}
+	}
 	for i := range msgs {
 		m := &msgs[i]
+		rc := &p.ctx // a record alone: no allocation
+		if ctxs != nil {
+			rc = &ctxs[i]
+		}
 		p.recs[i] = kgo.Record{
 			Topic:     m.Topic,
 			Partition: m.Partition,
@@ -147,7 +160,7 @@ func (c *Client) Start(msgs []Message) (*Pending, error) {
 			Value:     m.Value,
 			Headers:   m.Headers,
 			Timestamp: m.Timestamp,
-			Context:   &p.ctx,
+			Context:   rc,
 		}
 	}
 	for i := range p.recs {
@@ -172,16 +185,18 @@ type Pending struct {
 
 	mu     sync.Mutex
 	failed map[*kgo.Record]error
+	acked  []bool // of several records, those acknowledged so far
 
 	results []Result
 	done    chan struct{}
 }
 
 // recordContext is the Context of a Pending's records: never cancelled, it
-// carries the Pending to the promise.
+// carries the Pending, and the record's index in it, to the promise.
 type recordContext struct {
 	context.Context
 	p *Pending
+	i int
 }
 
 // Done is closed once every record is acknowledged or failed.
@@ -191,9 +206,11 @@ func (p *Pending) Done() <-chan struct{} { return p.done }
 func (p *Pending) Results() []Result { return p.results }
 
 // Wait waits for the results, as long as ctx and the client's
-// DeliveryTimeout allow. If the wait ends first every record gets
-// ErrTimeout; those not yet acknowledged may still be written, and Done and
-// Results still tell their real outcome.
+// DeliveryTimeout allow. If the wait ends first, every record not finished
+// yet gets ErrTimeout, and may still be written (Done and Results tell its
+// real outcome later); those already acknowledged or failed get their
+// results, so that a request partly written says so rather than time out
+// whole.
 func (p *Pending) Wait(ctx context.Context) []Result {
 	select {
 	case <-p.done:
@@ -213,8 +230,21 @@ func (p *Pending) Wait(ctx context.Context) []Result {
 	case <-expired:
 	}
 	timedOut := make([]Result, len(p.msgs))
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.recs == nil { // finished meanwhile
+		return p.results
+	}
 	for i := range timedOut {
-		timedOut[i] = Result{Partition: -1, Offset: -1, Err: ErrTimeout}
+		r := &p.recs[i]
+		switch err, bad := p.failed[r]; {
+		case bad:
+			timedOut[i] = Result{Partition: -1, Offset: -1, Err: p.c.explain(p.msgs[i].Partition, err)}
+		case p.acked != nil && p.acked[i]:
+			timedOut[i] = Result{Partition: r.Partition, Offset: r.Offset, Timestamp: r.Timestamp}
+		default:
+			timedOut[i] = Result{Partition: -1, Offset: -1, Err: ErrTimeout}
+		}
 	}
 	return timedOut
 }
@@ -222,13 +252,22 @@ func (p *Pending) Wait(ctx context.Context) []Result {
 // finish is the promise of every record: it finishes a record of a
 // Pending, and the Pending with its last record.
 func (c *Client) finish(r *kgo.Record, err error) {
-	p := r.Context.(*recordContext).p
-	if err != nil {
+	rc := r.Context.(*recordContext)
+	p := rc.p
+	switch {
+	case err != nil:
 		p.mu.Lock()
 		if p.failed == nil {
 			p.failed = make(map[*kgo.Record]error)
 		}
 		p.failed[r] = err
+		p.mu.Unlock()
+	case len(p.msgs) > 1:
+		p.mu.Lock()
+		if p.acked == nil {
+			p.acked = make([]bool, len(p.msgs))
+		}
+		p.acked[rc.i] = true
 		p.mu.Unlock()
 	}
 	if p.left.Add(-1) > 0 {

@@ -702,3 +702,54 @@ func TestDeliveryTimeout(t *testing.T) {
 		t.Errorf("two waits ending in the same tick got different channels")
 	}
 }
+
+// A wait that ends before every record of several is finished reports
+// those already acknowledged with their partition and offset, and only the
+// others as timed out: a request partly written is told so, rather than
+// timed out whole (which a client would retry, writing the rest twice).
+func TestTimeoutKeepsFinishedRecords(t *testing.T) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(2), kfake.SeedTopics(2, "split"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	if err := c.MoveTopicPartition("split", 0, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.MoveTopicPartition("split", 1, 1); err != nil {
+		t.Fatal(err)
+	}
+	release := make(chan struct{})
+	defer func() {
+		select {
+		case <-release:
+		default:
+			close(release)
+		}
+	}()
+	c.ControlKey(int16(kmsg.Produce), func(kmsg.Request) (kmsg.Response, error, bool) {
+		c.KeepControl()
+		if c.CurrentNode() == 1 { // partition 1's leader does not answer
+			c.SleepControl(func() { <-release })
+		}
+		return nil, nil, false
+	})
+	cl := newClient(t, c, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer cancel()
+	res, err := cl.Produce(ctx, []Message{
+		{Topic: "split", Partition: 0, Value: []byte("a")},
+		{Topic: "split", Partition: 1, Value: []byte("b")},
+		{Topic: "split", Partition: 0, Value: []byte("c")},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res[0].Err != nil || res[0].Partition != 0 || res[0].Offset != 0 || res[2].Err != nil || res[2].Offset != 1 {
+		t.Fatalf("the records of partition 0: %+v, %+v; want acknowledged at offsets 0 and 1", res[0], res[2])
+	}
+	if Classify(res[1].Err) != ClassTimeout {
+		t.Fatalf("the record of partition 1: %+v; want a timeout", res[1])
+	}
+	close(release)
+}
