@@ -2,7 +2,7 @@
 # A production-shaped Kafka on 127.0.0.1 for the cluster suite
 # (internal/cluster): three KRaft nodes (each broker+controller) of Apache
 # Kafka from Maven Central, topics of replication factor 3 with
-# min.insync.replicas 2, StandardAuthorizer with ACLs, and four listeners per
+# min.insync.replicas 2, StandardAuthorizer with ACLs, and these listeners per
 # node:
 #
 #   PLAINTEXT  2909N  principal ANONYMOUS, a super user: tests read back here
@@ -10,6 +10,10 @@
 #   SSL        2911N  client certificates required; CN=gateway -> User:gateway
 #   PROXIED    2913N  plaintext, advertised as 127.0.0.1:2914N, where the
 #                     tests' fault-injecting proxy listens (toxiproxy)
+#   PROXIED_SASL 2915N  SASL_SSL as above, advertised as 127.0.0.1:2916N,
+#                     behind the proxy too
+#   PROXIED_SSL  2917N  SSL with client certificates, as above, advertised as
+#                     127.0.0.1:2918N, behind the proxy too
 #   CONTROLLER 2912N
 #
 # The gateway's principal (User:gateway, by SCRAM or by certificate) may write
@@ -52,6 +56,10 @@ ssl_port() { echo $((base + 110 + $1)); }
 ctrl_port() { echo $((base + 120 + $1)); }
 proxied_port() { echo $((base + 130 + $1)); }
 proxy_port() { echo $((base + 140 + $1)); }
+proxied_sasl_port() { echo $((base + 150 + $1)); }
+proxy_sasl_port() { echo $((base + 160 + $1)); }
+proxied_ssl_port() { echo $((base + 170 + $1)); }
+proxy_ssl_port() { echo $((base + 180 + $1)); }
 list() { local f=$1 out=; for n in 1 2 3; do out+=${out:+,}127.0.0.1:$($f "$n"); done; echo "$out"; }
 
 jvm() {
@@ -148,9 +156,9 @@ node_config() {
 process.roles=broker,controller
 node.id=$n
 controller.quorum.voters=1@127.0.0.1:$(ctrl_port 1),2@127.0.0.1:$(ctrl_port 2),3@127.0.0.1:$(ctrl_port 3)
-listeners=PLAINTEXT://127.0.0.1:$(plain_port "$n"),SASL_SSL://127.0.0.1:$(sasl_port "$n"),SSL://127.0.0.1:$(ssl_port "$n"),PROXIED://127.0.0.1:$(proxied_port "$n"),CONTROLLER://127.0.0.1:$(ctrl_port "$n")
-advertised.listeners=PLAINTEXT://127.0.0.1:$(plain_port "$n"),SASL_SSL://127.0.0.1:$(sasl_port "$n"),SSL://127.0.0.1:$(ssl_port "$n"),PROXIED://127.0.0.1:$(proxy_port "$n")
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,SASL_SSL:SASL_SSL,SSL:SSL,PROXIED:PLAINTEXT,CONTROLLER:PLAINTEXT
+listeners=PLAINTEXT://127.0.0.1:$(plain_port "$n"),SASL_SSL://127.0.0.1:$(sasl_port "$n"),SSL://127.0.0.1:$(ssl_port "$n"),PROXIED://127.0.0.1:$(proxied_port "$n"),PROXIED_SASL://127.0.0.1:$(proxied_sasl_port "$n"),PROXIED_SSL://127.0.0.1:$(proxied_ssl_port "$n"),CONTROLLER://127.0.0.1:$(ctrl_port "$n")
+advertised.listeners=PLAINTEXT://127.0.0.1:$(plain_port "$n"),SASL_SSL://127.0.0.1:$(sasl_port "$n"),SSL://127.0.0.1:$(ssl_port "$n"),PROXIED://127.0.0.1:$(proxy_port "$n"),PROXIED_SASL://127.0.0.1:$(proxy_sasl_port "$n"),PROXIED_SSL://127.0.0.1:$(proxy_ssl_port "$n")
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,SASL_SSL:SASL_SSL,SSL:SSL,PROXIED:PLAINTEXT,PROXIED_SASL:SASL_SSL,PROXIED_SSL:SSL,CONTROLLER:PLAINTEXT
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
 log.dirs=$nd/logs
@@ -183,6 +191,7 @@ super.users=User:ANONYMOUS;User:admin
 allow.everyone.if.no.acl.found=false
 sasl.enabled.mechanisms=SCRAM-SHA-512
 listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+listener.name.proxied_sasl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
 ssl.keystore.type=PKCS12
 ssl.keystore.location=$certs/broker.p12
 ssl.keystore.password=$store_pass
@@ -190,6 +199,7 @@ ssl.key.password=$store_pass
 ssl.truststore.type=PEM
 ssl.truststore.location=$certs/ca.crt
 listener.name.ssl.ssl.client.auth=required
+listener.name.proxied_ssl.ssl.client.auth=required
 ssl.principal.mapping.rules=RULE:^CN=([^,]*).*\$/\$1/,DEFAULT
 EOF
 }
@@ -201,7 +211,7 @@ launch() {
   if [ -f "$nd/kafka.pid" ] && kill -0 "$(cat "$nd/kafka.pid")" 2>/dev/null; then
     die "node $n already runs (pid $(cat "$nd/kafka.pid"))"
   fi
-  for p in $(plain_port "$n") $(sasl_port "$n") $(ssl_port "$n") $(ctrl_port "$n") $(proxied_port "$n"); do
+  for p in $(plain_port "$n") $(sasl_port "$n") $(ssl_port "$n") $(ctrl_port "$n") $(proxied_port "$n") $(proxied_sasl_port "$n") $(proxied_ssl_port "$n"); do
     ! port_open "$p" || die "port $p is already in use"
   done
   [ -f "$nd/server.log" ] && mv "$nd/server.log" "$nd/server.log.$(date +%s%N)"
@@ -276,6 +286,10 @@ KAFKA_CLUSTER_SASL_SSL=$(list sasl_port)
 KAFKA_CLUSTER_SSL=$(list ssl_port)
 KAFKA_CLUSTER_PROXIED=$(list proxied_port)
 KAFKA_CLUSTER_PROXY=$(list proxy_port)
+KAFKA_CLUSTER_PROXIED_SASL=$(list proxied_sasl_port)
+KAFKA_CLUSTER_PROXY_SASL=$(list proxy_sasl_port)
+KAFKA_CLUSTER_PROXIED_SSL=$(list proxied_ssl_port)
+KAFKA_CLUSTER_PROXY_SSL=$(list proxy_ssl_port)
 KAFKA_CLUSTER_CA=$certs/ca.crt
 KAFKA_CLUSTER_CERTS=$certs
 KAFKA_CLUSTER_SASL_USER=gateway

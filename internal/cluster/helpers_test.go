@@ -37,7 +37,9 @@ func TestMain(m *testing.M) {
 type env struct {
 	dir, script                   string
 	plain, sasl, ssl              []string // per node 1..3, index 0..2
-	proxied, proxy                []string
+	proxied, proxy                []string // plaintext behind the proxy
+	proxiedSASL, proxySASL        []string // SASL_SSL behind the proxy
+	proxiedSSL, proxySSL          []string // mTLS behind the proxy
 	ca, certs                     string
 	user, password, adminPassword string
 	allowed, denied               string // topic prefixes of the ACLs
@@ -54,6 +56,8 @@ func clusterEnv(t *testing.T) *env {
 		dir: get("DIR"), script: get("SCRIPT"),
 		plain: split("PLAINTEXT"), sasl: split("SASL_SSL"), ssl: split("SSL"),
 		proxied: split("PROXIED"), proxy: split("PROXY"),
+		proxiedSASL: split("PROXIED_SASL"), proxySASL: split("PROXY_SASL"),
+		proxiedSSL: split("PROXIED_SSL"), proxySSL: split("PROXY_SSL"),
 		ca: get("CA"), certs: get("CERTS"),
 		user: get("SASL_USER"), password: get("SASL_PASSWORD"), adminPassword: get("ADMIN_PASSWORD"),
 		allowed: get("ALLOWED_PREFIX"), denied: get("DENIED_PREFIX"),
