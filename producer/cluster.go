@@ -3,6 +3,7 @@ package producer
 import (
 	"context"
 	"errors"
+	"slices"
 	"sort"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -21,7 +22,7 @@ import (
 // never answers (paused, or behind a black hole) does not spend the whole
 // check's time.
 func (c *Client) ClusterState(ctx context.Context) (ClusterInfo, error) {
-	brokers := append(c.kc.DiscoveredBrokers(), c.kc.SeedBrokers()...)
+	brokers := slices.Concat(c.kc.DiscoveredBrokers(), c.kc.SeedBrokers())
 	if len(brokers) == 0 {
 		return ClusterInfo{}, errors.New("no broker to ask")
 	}
