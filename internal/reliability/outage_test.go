@@ -98,7 +98,7 @@ func TestReloadDuringLongOutage(t *testing.T) {
 	// or failed by now; the retired client's records went with it.
 	var held int64
 	for deadline := time.Now().Add(2 * delivery); ; {
-		if held = clusterBuffered(t, g.AdminURL); held == 0 || time.Now().After(deadline) {
+		if _, held = clusterState(t, g.AdminURL); held == 0 || time.Now().After(deadline) {
 			break
 		}
 		time.Sleep(100 * time.Millisecond)
@@ -109,13 +109,4 @@ func TestReloadDuringLongOutage(t *testing.T) {
 	suite.Figure(t, "real broker %v, down %v (delivery_timeout %v), reloaded with a changed cluster 1s into the outage in %v: %d requests (%s), %d outage answers, %d without an answer; %s; the keyed client sent %d requests again, %d keys told their outcome is unknown; every dialect 2xx again %v after the broker was back",
 		b.Real(), up.Sub(killed).Round(time.Second), delivery, reload.Round(time.Millisecond), len(rs), strings.TrimSuffix(relcheck.Tally(rs), "; "),
 		outage, noAnswer, c, l.Retries.Load(), unknown, recovered.Round(time.Millisecond))
-}
-
-// clusterBuffered is buffered_records of the default cluster in the admin
-// API at adminURL.
-func clusterBuffered(t *testing.T, adminURL string) int64 {
-	t.Helper()
-	p := &relcheck.CaddyProc{Admin: strings.TrimPrefix(adminURL, "http://")}
-	_, n := clusterState(t, p)
-	return n
 }

@@ -99,7 +99,7 @@ func TestUnreachableAnswersAtOnce(t *testing.T) {
 			}
 		}
 	}
-	if held := buffered(t, p); held != 0 {
+	if _, held := clusterState(t, "http://"+p.Admin); held != 0 {
 		t.Errorf("%d records buffered after requests refused at once: they were handed to the client", held)
 	}
 	suite.Figure(t, "while unreachable: %d produce and %d read requests, every one the dialect's unavailable answer with Retry-After, the slowest after %v (route timeout %v, bound %v)",
@@ -134,11 +134,11 @@ func TestUnreachableAnswersAtOnce(t *testing.T) {
 	suite.Figure(t, "SIGTERM with the cluster unreachable: the gateway exited after %v (bound %v; 30s before)", time.Since(stop).Round(time.Millisecond), stopBound)
 }
 
-// clusterState is the default cluster's entry of the admin API's
-// /kafka/clusters.
-func clusterState(t *testing.T, p *relcheck.CaddyProc) (state string, buffered int64) {
+// clusterState is the default cluster's entry of /kafka/clusters on the
+// admin API at adminURL.
+func clusterState(t *testing.T, adminURL string) (state string, buffered int64) {
 	t.Helper()
-	resp, err := http.Get("http://" + p.Admin + "/kafka/clusters")
+	resp, err := http.Get(adminURL + "/kafka/clusters")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -153,17 +153,12 @@ func clusterState(t *testing.T, p *relcheck.CaddyProc) (state string, buffered i
 	return cs[0].State, cs[0].BufferedRecords
 }
 
-func buffered(t *testing.T, p *relcheck.CaddyProc) int64 {
-	_, n := clusterState(t, p)
-	return n
-}
-
 // waitState waits until the cluster is in state, and returns when.
 func waitState(t *testing.T, p *relcheck.CaddyProc, state string, max time.Duration) time.Time {
 	t.Helper()
 	deadline := time.Now().Add(max)
 	for {
-		if s, _ := clusterState(t, p); s == state {
+		if s, _ := clusterState(t, "http://"+p.Admin); s == state {
 			return time.Now()
 		}
 		if time.Now().After(deadline) {
