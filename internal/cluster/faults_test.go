@@ -223,7 +223,7 @@ func TestLeaderKill(t *testing.T) {
 	killed := time.Now()
 	e.stopNode(t, leader, syscall.SIGKILL, 20*time.Second)
 	moved := recoveredAll(t, rs, killed, leaderKillBound, "the kill -9 of the leader")
-	leaders := e.leaders(t, rs[0].names["wh"])
+	leaders := e.leaders(t, rs[0].names["wh"], leader)
 	if slices.Contains(leaders, leader) {
 		t.Errorf("node %d, killed, still leads %v", leader, leaders)
 	}
@@ -251,7 +251,7 @@ func TestBrokerPause(t *testing.T) {
 	paused := time.Now()
 	e.signal(t, leader, syscall.SIGSTOP)
 	moved := recoveredAll(t, rs, paused, pauseBound, "the SIGSTOP of the leader")
-	leaders := e.leaders(t, rs[0].names["wh"])
+	leaders := e.leaders(t, rs[0].names["wh"], leader)
 	if slices.Contains(leaders, leader) {
 		t.Errorf("node %d, paused, still leads %v", leader, leaders)
 	}

@@ -171,10 +171,24 @@ func (e *env) waitHealthy(t *testing.T, topics []string, max time.Duration) time
 	}
 }
 
-// leaders are the current leaders of topic's partitions.
-func (e *env) leaders(t *testing.T, topic string) []int32 {
+// leaders are the current leaders of topic's partitions, as the brokers
+// other than down (a node number, 0 for none) see them: a paused broker
+// accepts the connection and never answers, so an admin client that
+// picked it would wait out its dial timeout.
+func (e *env) leaders(t *testing.T, topic string, down int) []int32 {
 	t.Helper()
-	_, adm := e.admin(t)
+	var seeds []string
+	for i, b := range e.plain {
+		if i+1 != down {
+			seeds = append(seeds, b)
+		}
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(seeds...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	md, err := adm.Metadata(ctx, topic)
