@@ -21,6 +21,9 @@ import (
 // rather than in turn, so that one broker that accepts connections and
 // never answers (paused, or behind a black hole) does not spend the whole
 // check's time.
+//
+// When the live brokers changed since the last answer, it has franz-go
+// refresh its metadata (refreshIfMoved).
 func (c *Client) ClusterState(ctx context.Context) (ClusterInfo, error) {
 	brokers := slices.Concat(c.kc.DiscoveredBrokers(), c.kc.SeedBrokers())
 	if len(brokers) == 0 {
@@ -46,11 +49,38 @@ func (c *Client) ClusterState(ctx context.Context) (ClusterInfo, error) {
 	for range brokers {
 		a := <-answers
 		if a.err == nil {
-			return clusterInfo(a.resp), nil
+			info := clusterInfo(a.resp)
+			c.refreshIfMoved(info)
+			return info, nil
 		}
 		errs[a.i] = a.err
 	}
 	return ClusterInfo{}, errs[len(errs)-1]
+}
+
+// refreshIfMoved has franz-go refresh its metadata when the live brokers
+// (the unfenced ones, which a metadata answer lists) differ from those of
+// the answer before. The controllers fence a broker that stopped answering
+// (paused, cut off) within their session timeout and move its partitions;
+// franz-go learns of it only when its own request to that broker times
+// out, and retries a timed-out produce request on the same broker without
+// asking for metadata, so a partition stayed on a paused leader for 20-40s
+// (TestBrokerPause in internal/cluster). A refresh drops the fenced broker, closing its connections, and moves
+// its partitions to their new leaders, where the records in flight are
+// sent again with their sequence numbers, as after any leader move. The
+// refresh when a broker joins again is as welcome.
+func (c *Client) refreshIfMoved(info ClusterInfo) {
+	live := make([]int32, len(info.Brokers))
+	for i, b := range info.Brokers {
+		live[i] = b.NodeID
+	}
+	c.liveMu.Lock()
+	moved := c.live != nil && !slices.Equal(c.live, live)
+	c.live = live
+	c.liveMu.Unlock()
+	if moved {
+		c.kc.ForceMetadataRefresh()
+	}
 }
 
 // clusterInfo is the cluster part of a metadata response: its ID, controller

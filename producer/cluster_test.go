@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // deadAddr is an address nothing listens on.
@@ -90,4 +91,88 @@ func newClientOn(t *testing.T, brokers []string, with ...Option) *Client {
 		_ = cl.Close(ctx)
 	})
 	return cl
+}
+
+// TestClusterStateMovesOffAFencedLeader: a leader that holds the produce
+// request it was sent and never answers (a paused broker) and is then
+// fenced (gone from the metadata, its partitions moved; its connections
+// still open). franz-go alone would wait out the request's read timeout,
+// request_timeout plus 10s, here over a minute; a health check that sees
+// the live brokers change has it refresh its metadata, which drops the
+// fenced broker and sends the record again to the new leader, where it is
+// acknowledged while the old leader still holds the first request.
+func TestClusterStateMovesOffAFencedLeader(t *testing.T) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(3), kfake.SeedTopics(1, "moved"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	release := make(chan struct{})
+	t.Cleanup(c.Close)
+	t.Cleanup(func() { close(release) }) // before c.Close: cleanups run last first
+	cfg := DefaultConfig()
+	cfg.Brokers = c.ListenAddrs()
+	cfg.RequestTimeout = time.Minute
+	cl, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_ = cl.Close(ctx)
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	msg := []Message{{Topic: "moved", Partition: -1, Value: []byte("warm")}}
+	if res, err := cl.Produce(ctx, msg); err != nil || res[0].Err != nil {
+		t.Fatalf("warm-up: %v %v", err, res)
+	}
+	if _, err := cl.ClusterState(ctx); err != nil { // the live brokers before
+		t.Fatal(err)
+	}
+	old := c.LeaderFor("moved", 0)
+	held := make(chan struct{}, 1)
+	c.ControlKey(int16(kmsg.Produce), func(kmsg.Request) (kmsg.Response, error, bool) {
+		c.KeepControl()
+		if c.CurrentNode() != old {
+			return nil, nil, false
+		}
+		select {
+		case held <- struct{}{}:
+		default:
+		}
+		c.SleepControl(func() { <-release })
+		return nil, nil, false
+	})
+	done := make(chan error, 1)
+	go func() {
+		res, err := cl.Produce(ctx, []Message{{Topic: "moved", Partition: -1, Value: []byte("held")}})
+		if err == nil {
+			err = res[0].Err
+		}
+		done <- err
+	}()
+	select {
+	case <-held:
+	case err := <-done:
+		t.Fatalf("the record was answered (%v) before the old leader held it", err)
+	}
+	if err := c.RemoveNode(old); err != nil {
+		t.Fatal(err)
+	}
+	if n := c.LeaderFor("moved", 0); n == old || n < 0 {
+		t.Fatalf("leader %d after removing node %d", n, old)
+	}
+	info, err := cl.ClusterState(ctx)
+	if err != nil || len(info.Brokers) != 2 {
+		t.Fatalf("check after the fence: %+v, %v", info, err)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("the record was not acknowledged by the new leader: %v", err)
+	}
+	select {
+	case <-release:
+		t.Fatal("released early")
+	default: // the first request is still held: the new leader acknowledged the record
+	}
 }

@@ -38,6 +38,9 @@ type Client struct {
 	closed  bool
 	promise func(*kgo.Record, error) // c.finish, bound once
 	expiry  *expiries                // the DeliveryTimeout of waits
+
+	liveMu sync.Mutex
+	live   []int32 // the node IDs of ClusterState's last answer (refreshIfMoved)
 }
 
 // New creates a client for cfg, with a logger and metrics if options say so.
