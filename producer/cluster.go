@@ -65,10 +65,11 @@ func (c *Client) ClusterState(ctx context.Context) (ClusterInfo, error) {
 // franz-go learns of it only when its own request to that broker times
 // out, and retries a timed-out produce request on the same broker without
 // asking for metadata, so a partition stayed on a paused leader for 20-40s
-// (TestBrokerPause in internal/cluster). A refresh drops the fenced broker, closing its connections, and moves
-// its partitions to their new leaders, where the records in flight are
-// sent again with their sequence numbers, as after any leader move. The
-// refresh when a broker joins again is as welcome.
+// (TestBrokerPause in internal/cluster; 10s with the refresh). A refresh
+// drops the fenced broker, closing its connections, and moves its
+// partitions to their new leaders, where the records in flight are sent
+// again with their sequence numbers, as after any leader move. The refresh
+// when a broker joins again is as welcome.
 func (c *Client) refreshIfMoved(info ClusterInfo) {
 	live := make([]int32, len(info.Brokers))
 	for i, b := range info.Brokers {
