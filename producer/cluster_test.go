@@ -109,18 +109,7 @@ func TestClusterStateMovesOffAFencedLeader(t *testing.T) {
 	release := make(chan struct{})
 	t.Cleanup(c.Close)
 	t.Cleanup(func() { close(release) }) // before c.Close: cleanups run last first
-	cfg := DefaultConfig()
-	cfg.Brokers = c.ListenAddrs()
-	cfg.RequestTimeout = time.Minute
-	cl, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		_ = cl.Close(ctx)
-	})
+	cl := newClient(t, c, func(cfg *Config) { cfg.RequestTimeout = time.Minute })
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	msg := []Message{{Topic: "moved", Partition: -1, Value: []byte("warm")}}
